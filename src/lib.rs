@@ -1,0 +1,21 @@
+//! nftrace: what would this Linux kernel do with this packet?
+//!
+//! The pipeline, left to right; each layer uses only those to its left:
+//!
+//! ```text
+//! dumps ──parse──▶ model ──trace──▶ events ──render──▶ log / human / json
+//!                  (Ruleset, Routing,   (hooks, chains, NAT,
+//!                   Packet)              routing, assumptions)
+//! ```
+//!
+//! * [`parse`]: one module per dump format (`iptables-save`, `ip route`, `ip rule`, `ip addr`).
+//! * [`model`]: plain types in the kernel's words.
+//! * [`trace`]: the evaluator; a pure function from model + packet to events.
+//! * [`render`]: the kernel's TRACE lines, a walk for people, JSON.
+//! * [`cli`]: argument handling, loading bundles, exit codes.
+
+pub mod cli;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod trace;

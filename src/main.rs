@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    nftrace::cli::run(std::env::args_os())
+}

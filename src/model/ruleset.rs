@@ -1,0 +1,285 @@
+//! An iptables ruleset as `iptables-save` prints it: tables, chains, rules.
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2 and `iptables/iptables-save.c`.
+//! File order is evaluation order: the n-th `-A CHAIN` line of a chain is rule n,
+//! the number the kernel prints in `TRACE: table:chain:type:rulenum`.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use super::matches::Match;
+use super::target::Target;
+
+/// The five iptables tables, in the order their hooks run at equal hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableName {
+    /// `raw` (priority -300): PREROUTING, OUTPUT.
+    Raw,
+    /// `mangle` (priority -150): all five hooks.
+    Mangle,
+    /// `nat`: DST manip at PREROUTING/OUTPUT (-100), SRC manip at POSTROUTING/INPUT (100).
+    Nat,
+    /// `filter` (priority 0): INPUT, FORWARD, OUTPUT.
+    Filter,
+    /// `security` (priority 50): INPUT, FORWARD, OUTPUT.
+    Security,
+}
+
+impl TableName {
+    /// Every table, in a fixed order.
+    pub const ALL: [TableName; 5] = [
+        TableName::Raw,
+        TableName::Mangle,
+        TableName::Nat,
+        TableName::Filter,
+        TableName::Security,
+    ];
+
+    /// The name as `iptables-save` prints it after `*`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableName::Raw => "raw",
+            TableName::Mangle => "mangle",
+            TableName::Nat => "nat",
+            TableName::Filter => "filter",
+            TableName::Security => "security",
+        }
+    }
+
+    /// Parses a table name as written after `*` or `-t`.
+    pub fn from_name(name: &str) -> Option<TableName> {
+        TableName::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A whole `iptables-save` dump.
+#[derive(Debug, Clone, Default)]
+pub struct Ruleset {
+    /// Tables in dump order. A table absent from the dump does not exist on the
+    /// host (legacy tables are instantiated on first use), so no hook runs for it.
+    pub tables: Vec<Table>,
+}
+
+impl Ruleset {
+    /// The table with this name, if the dump has it.
+    pub fn table(&self, name: TableName) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Total number of rules over all tables and chains.
+    pub fn rule_count(&self) -> usize {
+        self.tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .map(|c| c.rules.len())
+            .sum()
+    }
+}
+
+/// One `*table` … `COMMIT` block.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Which table.
+    pub name: TableName,
+    /// Chains in the order of their `:CHAIN` header lines.
+    pub chains: Vec<Chain>,
+    /// 1-based line of the `*table` header.
+    pub line: u32,
+}
+
+impl Table {
+    /// Index of the chain with this name.
+    pub fn chain_index(&self, name: &str) -> Option<usize> {
+        self.chains.iter().position(|c| c.name == name)
+    }
+
+    /// The chain with this name.
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+}
+
+/// A built-in chain's policy (`:INPUT ACCEPT [0:0]`). Only ACCEPT and DROP are
+/// allowed by the kernel (`check_underflow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Policy {
+    /// `ACCEPT`
+    Accept,
+    /// `DROP`
+    Drop,
+}
+
+impl Policy {
+    /// Spelling in `iptables-save`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Accept => "ACCEPT",
+            Policy::Drop => "DROP",
+        }
+    }
+}
+
+/// Packet and byte counters, `[pkts:bytes]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Counters {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// A chain: built-in (with a policy) or user-defined (`-`).
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// Chain name as written.
+    pub name: String,
+    /// `Some` for built-in chains, `None` for user chains (`:NAME - [0:0]`).
+    pub policy: Option<Policy>,
+    /// Counters from the header line.
+    pub counters: Option<Counters>,
+    /// Rules in order; rule n (1-based) is `rules[n-1]`.
+    pub rules: Vec<Rule>,
+    /// 1-based line of the `:CHAIN` header.
+    pub line: u32,
+}
+
+impl Chain {
+    /// True for the chains the kernel attaches to hooks.
+    pub fn is_builtin(&self) -> bool {
+        self.policy.is_some()
+    }
+}
+
+/// A value that a `!` may invert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Neg<T> {
+    /// True when `!` preceded the option.
+    pub invert: bool,
+    /// The option's value.
+    pub value: T,
+}
+
+impl<T> Neg<T> {
+    /// A non-inverted value.
+    pub fn plain(value: T) -> Self {
+        Neg {
+            invert: false,
+            value,
+        }
+    }
+}
+
+/// An IPv4 address with a (possibly non-contiguous) mask, as `-s`/`-d` take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AddrMask {
+    /// The address, already masked as the kernel stores it.
+    pub addr: Ipv4Addr,
+    /// The mask.
+    pub mask: u32,
+}
+
+impl AddrMask {
+    /// True when `ip` lies in this network: `(ip & mask) == addr` (`ip_packet_match`).
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask == u32::from(self.addr) & self.mask
+    }
+
+    /// The prefix length when the mask is contiguous.
+    pub fn prefix_len(&self) -> Option<u8> {
+        let ones = self.mask.leading_ones();
+        (self.mask.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+    }
+}
+
+impl fmt::Display for AddrMask {
+    /// Prints as `save_ipv4_addr` does: `a.b.c.d/len`, or the dotted mask when not contiguous.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefix_len() {
+            Some(len) => write!(f, "{}/{}", self.addr, len),
+            None => write!(f, "{}/{}", self.addr, Ipv4Addr::from(self.mask)),
+        }
+    }
+}
+
+/// An interface name in `-i`/`-o`; a trailing `+` makes it a prefix match.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IfaceMatch {
+    /// The name as written, including any trailing `+`.
+    pub name: String,
+}
+
+impl IfaceMatch {
+    /// `ifname_compare_aligned`: exact, or prefix when the rule's name ends in `+`.
+    /// The empty device (no in/out device at this hook) matches only a rule name `+`.
+    pub fn matches(&self, dev: &str) -> bool {
+        match self.name.strip_suffix('+') {
+            Some(prefix) => dev.starts_with(prefix),
+            None => self.name == dev,
+        }
+    }
+}
+
+/// A protocol as written after `-p`: a name or a number, kept in its spelling.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Protocol {
+    /// IP protocol number; 0 means `all`.
+    pub number: u8,
+    /// The spelling in the dump (`tcp`, `6`, `gre`, `all`).
+    pub spelling: String,
+}
+
+/// The fixed part of a rule (`struct ipt_ip`): addresses, interfaces, protocol, fragment flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IpHeaderMatch {
+    /// `[!] -s addr/mask`
+    pub src: Option<Neg<AddrMask>>,
+    /// `[!] -d addr/mask`
+    pub dst: Option<Neg<AddrMask>>,
+    /// `[!] -i name`
+    pub in_iface: Option<Neg<IfaceMatch>>,
+    /// `[!] -o name`
+    pub out_iface: Option<Neg<IfaceMatch>>,
+    /// `[!] -p proto`
+    pub proto: Option<Neg<Protocol>>,
+    /// `[!] -f`: `Some(false)` for `-f`, `Some(true)` for `! -f`.
+    pub fragment: Option<bool>,
+}
+
+impl IpHeaderMatch {
+    /// True when the rule has none of the header conditions.
+    pub fn is_empty(&self) -> bool {
+        *self == IpHeaderMatch::default()
+    }
+}
+
+/// One `-A CHAIN …` line.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// 1-based line in the dump.
+    pub line: u32,
+    /// `[pkts:bytes]` when saved with `-c`.
+    pub counters: Option<Counters>,
+    /// Header matches.
+    pub ip: IpHeaderMatch,
+    /// `-m` matches in order (including the implicit ones iptables-save prints, e.g. `-m tcp`).
+    pub matches: Vec<Match>,
+    /// The target (`-j`/`-g`), or [`Target::None`] when the rule has none.
+    pub target: Target,
+    /// The rule as written after the counters, starting at `-A`.
+    pub text: String,
+}
+
+impl Rule {
+    /// Unconditional in the kernel's sense (`unconditional()` in ip_tables.c):
+    /// no header matches and no `-m` matches at all. Decides `policy`/`return` in TRACE.
+    pub fn is_unconditional(&self) -> bool {
+        self.ip.is_empty() && self.matches.is_empty()
+    }
+}

@@ -1,0 +1,212 @@
+//! Targets (`-j`) and gotos (`-g`).
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2.2–2.3, §4, §5.
+//! Terminal targets end the table for this hook (ACCEPT, DROP, REJECT, QUEUE,
+//! NAT targets in the nat table); the others return `XT_CONTINUE`.
+
+use std::net::Ipv4Addr;
+
+use super::matches::PortRange;
+
+/// How a MARK/CONNMARK value was written, so it can be printed back as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum MarkSpelling {
+    /// `--set-xmark v/m` (what modern iptables-save always prints)
+    SetXmark,
+    /// `--set-mark v[/m]`
+    SetMark,
+    /// `--and-mark v`
+    AndMark,
+    /// `--or-mark v`
+    OrMark,
+    /// `--xor-mark v`
+    XorMark,
+}
+
+/// `mark = (mark & !mask) ^ value` (`xt_mark.c mark_tg`, `xt_connmark.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MarkOp {
+    /// Bits XORed in.
+    pub value: u32,
+    /// Bits cleared first.
+    pub mask: u32,
+    /// Spelling in the dump.
+    pub spelling: MarkSpelling,
+}
+
+impl MarkOp {
+    /// Applies the operation to a mark.
+    pub fn apply(&self, mark: u32) -> u32 {
+        (mark & !self.mask) ^ self.value
+    }
+}
+
+/// The CONNMARK target's operations (`xt_connmark.c connmark_tg_shift`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum ConnmarkOp {
+    /// `--set-xmark v/m` (and the other set spellings): `ctmark = (ctmark & !m) ^ v`.
+    Set(MarkOp),
+    /// `--save-mark [--nfmask m] [--ctmask m]`: `ctmark = (ctmark & !ctmask) ^ (mark & nfmask)`.
+    Save {
+        /// nfmask
+        nfmask: u32,
+        /// ctmask
+        ctmask: u32,
+        /// Options as written, for printing back.
+        text: String,
+    },
+    /// `--restore-mark`: `mark = (mark & !nfmask) ^ (ctmark & ctmask)`.
+    Restore {
+        /// nfmask
+        nfmask: u32,
+        /// ctmask
+        ctmask: u32,
+        /// Options as written, for printing back.
+        text: String,
+    },
+}
+
+/// A NAT range as `--to-source`/`--to-destination` give it: `[ip[-ip]][:port[-port]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct NatRange {
+    /// Address range, when given (`NF_NAT_RANGE_MAP_IPS`).
+    pub addrs: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// Port range, when given (`NF_NAT_RANGE_PROTO_SPECIFIED`).
+    pub ports: Option<PortRange>,
+}
+
+/// Flags shared by the NAT targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct NatFlags {
+    /// `--random`
+    pub random: bool,
+    /// `--random-fully`
+    pub random_fully: bool,
+    /// `--persistent`
+    pub persistent: bool,
+}
+
+/// `REJECT --reject-with` choices (`ipt_REJECT.c`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectWith {
+    /// The name as written (`icmp-port-unreachable`, `tcp-reset`, …).
+    pub name: String,
+}
+
+/// A TTL target operation (`ipt_ttl.c` in `xt_HL.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TtlTargetOp {
+    /// `--ttl-set N`
+    Set(u8),
+    /// `--ttl-dec N`
+    Dec(u8),
+    /// `--ttl-inc N`
+    Inc(u8),
+}
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Target {
+    /// No `-j`/`-g`: the rule only counts (and logs under TRACE), then continues.
+    None,
+    /// `-j ACCEPT`: terminal.
+    Accept,
+    /// `-j DROP`: terminal.
+    Drop,
+    /// `-j RETURN`: pop the jump stack, or the policy in a built-in chain.
+    Return,
+    /// `-j QUEUE`: terminal (dropped without a listener).
+    Queue,
+    /// `-j CHAIN`: push and enter.
+    Jump(String),
+    /// `-g CHAIN`: enter without pushing.
+    Goto(String),
+    /// `-j REJECT [--reject-with …]`: sends an error, then drops. filter table only.
+    Reject(RejectWith),
+    /// `-j NFQUEUE`: terminal; with `--queue-bypass` and no listener the packet continues
+    /// to the next table/hook as if accepted.
+    Nfqueue {
+        /// `--queue-bypass`
+        bypass: bool,
+        /// Options as written.
+        args: Vec<String>,
+    },
+    /// `-j LOG`: non-terminal.
+    Log(Vec<String>),
+    /// `-j NFLOG`: non-terminal.
+    Nflog(Vec<String>),
+    /// `-j TRACE`: non-terminal; marks the packet for tracing. raw table only.
+    Trace,
+    /// `-j MARK`: non-terminal.
+    Mark(MarkOp),
+    /// `-j CONNMARK`: non-terminal.
+    Connmark(ConnmarkOp),
+    /// `-j SNAT --to-source …`: nat POSTROUTING/INPUT, terminal.
+    Snat {
+        /// Ranges (old iptables allowed several `--to-source`).
+        ranges: Vec<NatRange>,
+        /// Flags.
+        flags: NatFlags,
+    },
+    /// `-j DNAT --to-destination …`: nat PREROUTING/OUTPUT, terminal.
+    Dnat {
+        /// Ranges.
+        ranges: Vec<NatRange>,
+        /// Flags.
+        flags: NatFlags,
+    },
+    /// `-j MASQUERADE [--to-ports …]`: nat POSTROUTING, terminal.
+    Masquerade {
+        /// `--to-ports`
+        ports: Option<PortRange>,
+        /// Flags.
+        flags: NatFlags,
+    },
+    /// `-j REDIRECT [--to-ports …]`: nat PREROUTING/OUTPUT, terminal.
+    Redirect {
+        /// `--to-ports`
+        ports: Option<PortRange>,
+        /// Flags.
+        flags: NatFlags,
+    },
+    /// `-j NETMAP --to a.b.c.d/len`: maps the network part, keeps the host part. Terminal.
+    Netmap {
+        /// Target network.
+        to: ipnet::Ipv4Net,
+    },
+    /// `-j NOTRACK` (= `CT --notrack`): raw table, non-terminal.
+    Notrack,
+    /// `-j CT …`: raw table, non-terminal; `notrack` for `--notrack`.
+    Ct {
+        /// `--notrack`
+        notrack: bool,
+        /// Options as written.
+        args: Vec<String>,
+    },
+    /// `-j TTL`: mangle, non-terminal.
+    Ttl(TtlTargetOp),
+    /// `-j TOS --set-tos v/m` (and and/or/xor spellings): mangle, non-terminal.
+    Tos {
+        /// `tos = (tos & !mask) ^ value`
+        value: u8,
+        /// Mask.
+        mask: u8,
+        /// Options as written.
+        args: Vec<String>,
+    },
+    /// `-j DSCP --set-dscp v | --set-dscp-class c`: mangle, non-terminal.
+    Dscp {
+        /// The 6-bit DSCP value.
+        value: u8,
+        /// Options as written.
+        args: Vec<String>,
+    },
+    /// Any other non-terminal extension target whose effect nftrace does not model
+    /// beyond continuing (CHECKSUM, TCPMSS, CLASSIFY, SET, …), or an unknown one.
+    Other {
+        /// Target name as written.
+        name: String,
+        /// Options as written (unquoted words).
+        args: Vec<String>,
+    },
+}

@@ -1,0 +1,1 @@
+//! Routing decisions (fib rules, table lookup, source selection).
