@@ -180,6 +180,10 @@ class Topology:
                 proutes = [f"default via {first.split()[0].split('/')[0]}"] if first else []
             for rt in proutes:
                 run(["ip", "-n", pns, "route", "add"] + rt.split())
+            if itf.get("peer_silent", True):
+                # peers only inject probes; they must not answer (RSTs/ICMP
+                # from a peer would kill or confirm conntrack entries).
+                self.nsexec(pns, ["iptables-legacy", "-A", "INPUT", "-j", "DROP"])
             for k, v in itf.get("peer_sysctls", {}).items():
                 self.sysctl(pns, k, v)
             addrs = [a.split()[0].split("/")[0] for a in itf.get("peer_addrs", [])]

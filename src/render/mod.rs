@@ -1,1 +1,3 @@
-//! Renderers.
+//! Renderers: turn trace events (and the loaded model) into text.
+
+pub mod save;

@@ -1,0 +1,1 @@
+//! `iptables-save` form of a parsed ruleset.

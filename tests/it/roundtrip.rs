@@ -1,0 +1,1 @@
+//! Round trip of iptables-save dumps through the parser and the save printer.

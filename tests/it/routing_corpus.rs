@@ -1,0 +1,1 @@
+//! Loading real ip addr / ip route / ip rule dumps.
