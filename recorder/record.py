@@ -288,6 +288,17 @@ def build_probe(topo: Topology, pr: dict, index: int) -> tuple[str, list[str], l
         ns = topo.router
         src = pr.get("src")
         router_if = None
+        if src is None:
+            # hping3 would take the address of whatever interface it guesses
+            # (often lo); use the source the kernel's route lookup picks instead,
+            # which is what a real local socket would get.
+            get = ["ip", "route", "get", dst]
+            if pr.get("route_get_mark"):
+                get += ["mark", str(pr["route_get_mark"])]
+            out = topo.rexec(get, check=False, quiet_fail=True).stdout
+            m = re.search(r" src (\S+)", out)
+            if m:
+                src = m.group(1)
     else:
         if frm not in topo.peers:
             raise RecorderError(f"probe {pr.get('name')!r}: unknown peer {frm!r}")
@@ -338,6 +349,8 @@ def build_probe(topo: Topology, pr: dict, index: int) -> tuple[str, list[str], l
     cmd += ["--id", str(ip_id), "-t", str(ttl)]
     if data:
         cmd += ["-d", str(data)]
+    if pr.get("sign"):   # payload starts with this string (hping3 -e); needs data >= len
+        cmd += ["-e", str(pr["sign"])]
     tos = pr.get("tos")
     if tos is not None:
         tos_i = int(tos, 0) if isinstance(tos, str) else int(tos)

@@ -1,7 +1,52 @@
 //! The domain model: plain types for what the dumps describe.
 
+pub mod conntrack;
 pub mod matches;
 pub mod packet;
 pub mod routing;
 pub mod ruleset;
 pub mod target;
+
+use std::collections::HashMap;
+
+use ruleset::{Ruleset, TableName};
+
+/// One host as the dumps describe it: everything a trace reads, read-only.
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    /// The iptables ruleset (empty when no dump was given).
+    pub ruleset: Ruleset,
+    /// Interfaces, routes and policy rules.
+    pub routing: routing::Routing,
+    /// Chain positions by table and name, so jumps do not search.
+    chain_ids: HashMap<(TableName, String), usize>,
+    /// What was assumed while loading (missing files, defaults), shown in every output.
+    pub load_notes: Vec<String>,
+}
+
+impl Host {
+    /// Builds a host and indexes its chains.
+    pub fn new(ruleset: Ruleset, routing: routing::Routing, load_notes: Vec<String>) -> Host {
+        let chain_ids = ruleset
+            .tables
+            .iter()
+            .flat_map(|t| {
+                t.chains
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, c)| ((t.name, c.name.clone()), i))
+            })
+            .collect();
+        Host {
+            ruleset,
+            routing,
+            chain_ids,
+            load_notes,
+        }
+    }
+
+    /// Position of a chain within its table.
+    pub fn chain_id(&self, table: TableName, name: &str) -> Option<usize> {
+        self.chain_ids.get(&(table, name.to_string())).copied()
+    }
+}

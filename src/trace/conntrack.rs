@@ -1,0 +1,103 @@
+//! The conntrack hook (`nf_conntrack_in`, priority -200) for a packet with no
+//! existing entry: NEW, INVALID, or left alone when untracked.
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2.5.
+
+use super::event::Event;
+use super::walk::Walk;
+use crate::model::conntrack::{Connection, CtInfo, CtState, Tuple};
+use crate::model::packet::{tcp_flag, Transport};
+
+impl Walk<'_> {
+    /// Attaches a conntrack to the packet, as `nf_conntrack_in` does.
+    pub fn conntrack_in(&mut self) {
+        if !matches!(self.ct, CtState::Unset) {
+            // Untracked (raw NOTRACK) or already attached (loopback): nothing to do.
+            return;
+        }
+        match self.new_conn_verdict() {
+            Ok(reason) => {
+                let conn = Connection::new(self.tuple());
+                self.ct = CtState::Tracked {
+                    info: CtInfo::New,
+                    conn,
+                };
+                self.emit(Event::Conntrack {
+                    state: "NEW".into(),
+                    reason,
+                });
+            }
+            Err(reason) => {
+                self.ct = CtState::Invalid;
+                self.emit(Event::Conntrack {
+                    state: "INVALID".into(),
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// The packet's tuple (`nf_ct_get_tuple`).
+    pub fn tuple(&self) -> Tuple {
+        let (sport, dport) = match self.pkt.transport {
+            Transport::Tcp { sport, dport, .. } | Transport::Udp { sport, dport } => (sport, dport),
+            Transport::Icmp { icmp_type, code, id } => (id, u16::from(icmp_type) << 8 | u16::from(code)),
+            Transport::Other { .. } => (0, 0),
+        };
+        Tuple {
+            src: self.pkt.src,
+            dst: self.pkt.dst,
+            proto: self.pkt.proto(),
+            sport,
+            dport,
+        }
+    }
+
+    /// Whether the l4 tracker lets a packet without an entry start a connection.
+    fn new_conn_verdict(&mut self) -> Result<String, String> {
+        match self.pkt.transport {
+            Transport::Tcp { flags, .. } => self.tcp_new(flags),
+            Transport::Icmp { icmp_type, .. } => icmp_new(icmp_type),
+            Transport::Udp { .. } | Transport::Other { .. } => {
+                Ok("no conntrack entry for this tuple: first packet of a new connection".into())
+            }
+        }
+    }
+
+    /// `tcp_error` (valid flag combinations) then `tcp_new` (only SYN, or a bare
+    /// ACK when `nf_conntrack_tcp_loose` is on, may create a connection).
+    fn tcp_new(&mut self, flags: u8) -> Result<String, String> {
+        use tcp_flag::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
+        let f = flags & !(ECE | CWR | PSH);
+        let valid = [SYN, SYN | URG, SYN | ACK, RST, RST | ACK, FIN | ACK, FIN | ACK | URG, ACK, ACK | URG];
+        if !valid.contains(&f) {
+            return Err(format!("TCP flags 0x{flags:02x} are not a valid combination (tcp_error)"));
+        }
+        if f & SYN != 0 && f & ACK == 0 {
+            return Ok("TCP SYN without a conntrack entry: new connection (SYN_SENT)".into());
+        }
+        if f & (SYN | RST | FIN) == 0 {
+            let loose = self.opts.assume.get("tcp-loose") != "0";
+            self.assume(
+                "tcp-loose",
+                format!("net.netfilter.nf_conntrack_tcp_loose={}", u8::from(loose)),
+            );
+            return if loose {
+                Ok("TCP ACK without an entry: picked up mid-stream (tcp_loose=1)".into())
+            } else {
+                Err("TCP ACK without an entry and tcp_loose=0".into())
+            };
+        }
+        Err("TCP SYN/ACK, FIN or RST without a conntrack entry cannot start a connection (tcp_new)".into())
+    }
+}
+
+/// `icmp_packet`: only requests start a connection; errors without a related
+/// entry and unsolicited replies are INVALID.
+fn icmp_new(icmp_type: u8) -> Result<String, String> {
+    match icmp_type {
+        8 | 13 | 15 | 17 => Ok("ICMP request: new connection".into()),
+        3 | 4 | 5 | 11 | 12 => Err("ICMP error about no known connection".into()),
+        t => Err(format!("ICMP type {t} cannot start a connection")),
+    }
+}

@@ -1,0 +1,270 @@
+//! NAT: the nat table runs only for the first packet of a connection
+//! (`nf_nat_inet_fn`), and the NAT targets choose the new address and port.
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2.4, §5.
+
+use std::net::Ipv4Addr;
+
+use super::event::{Event, Hook, NatKind, RuleRef, Verdict};
+use super::routing::{first_addr, inet_select_addr};
+use super::table::TableResult;
+use super::targets::TargetResult;
+use super::walk::Walk;
+use crate::model::conntrack::{CtInfo, CtState};
+use crate::model::matches::PortRange;
+use crate::model::routing::Scope;
+use crate::model::ruleset::TableName;
+use crate::model::target::{NatRange, Target};
+
+/// Which side a NAT hook rewrites (`HOOK2MANIP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manip {
+    /// Source, at POSTROUTING and INPUT.
+    Src,
+    /// Destination, at PREROUTING and OUTPUT.
+    Dst,
+}
+
+impl Manip {
+    /// The manip type of a hook.
+    pub fn of(hook: Hook) -> Manip {
+        match hook {
+            Hook::PostRouting | Hook::Input => Manip::Src,
+            _ => Manip::Dst,
+        }
+    }
+}
+
+/// A chosen translation: the new address and port.
+struct Binding {
+    addr: Ipv4Addr,
+    port: Option<u16>,
+    reason: String,
+}
+
+impl Walk<'_> {
+    /// `nf_nat_inet_fn`: consult the nat chain only for a NEW/RELATED connection
+    /// whose manip for this hook is not initialised yet; otherwise accept.
+    pub fn nat_hook(&mut self) -> TableResult {
+        let manip = Manip::of(self.hook);
+        let (info, done) = match &self.ct {
+            CtState::Tracked { info, conn } => (
+                *info,
+                match manip {
+                    Manip::Src => conn.src_nat_done,
+                    Manip::Dst => conn.dst_nat_done,
+                },
+            ),
+            _ => return TableResult::Accept,
+        };
+        let first = matches!(info, CtInfo::New | CtInfo::Related | CtInfo::RelatedReply);
+        if !first || done {
+            return TableResult::Accept;
+        }
+        let result = self.do_table(TableName::Nat);
+        self.mark_nat_done(manip);
+        result
+    }
+
+    /// After the chain: if no rule set up NAT, the kernel binds a null mapping
+    /// (`nf_nat_alloc_null_binding`), so later packets skip the chain.
+    fn mark_nat_done(&mut self, manip: Manip) {
+        if let Some(conn) = self.ct.conn_mut() {
+            match manip {
+                Manip::Src => conn.src_nat_done = true,
+                Manip::Dst => conn.dst_nat_done = true,
+            }
+        }
+    }
+
+    /// A NAT target in the nat table: choose the binding, rewrite the packet and
+    /// the connection's reply tuple, then NF_ACCEPT (ends the chain).
+    pub fn nat_target(&mut self, table: TableName, target: &Target, rule: &RuleRef) -> TargetResult {
+        if table != TableName::Nat || !matches!(self.ct, CtState::Tracked { .. }) {
+            return TargetResult::Continue;
+        }
+        let manip = Manip::of(self.hook);
+        match self.choose_binding(target, manip) {
+            Ok(b) => {
+                self.apply_binding(manip, b, target_name(target), Some(rule.clone()));
+                TargetResult::Verdict(Verdict::Accept)
+            }
+            Err(reason) => {
+                self.emit(Event::Note { text: reason });
+                TargetResult::Verdict(Verdict::Drop)
+            }
+        }
+    }
+
+    fn choose_binding(&mut self, target: &Target, manip: Manip) -> Result<Binding, String> {
+        let (old_addr, old_port) = self.side(manip);
+        match target {
+            Target::Snat { ranges, .. } | Target::Dnat { ranges, .. } => {
+                let range = ranges.first().copied().unwrap_or(NatRange {
+                    addrs: None,
+                    ports: None,
+                });
+                if ranges.len() > 1 {
+                    self.assume("nat-range", "several --to ranges: the first is used".into());
+                }
+                let addr = self.pick_addr(range.addrs, old_addr);
+                let (port, why) = self.pick_port(range.ports, old_port, manip);
+                Ok(Binding { addr, port, reason: why })
+            }
+            Target::Masquerade { ports, .. } => {
+                let addr = self.masquerade_source()?;
+                let (port, why) = self.pick_port(*ports, old_port, manip);
+                Ok(Binding {
+                    addr,
+                    port,
+                    reason: format!(
+                        "first primary address of {} in the next hop's subnet (inet_select_addr); {why}",
+                        self.out_dev.as_deref().unwrap_or("?")
+                    ),
+                })
+            }
+            Target::Redirect { ports, .. } => {
+                let addr = self.redirect_addr()?;
+                let (port, why) = self.pick_port(*ports, old_port, manip);
+                Ok(Binding {
+                    addr,
+                    port,
+                    reason: format!("REDIRECT to the incoming interface's first address; {why}"),
+                })
+            }
+            Target::Netmap { to } => {
+                let mask = u32::from(to.netmask());
+                let addr = Ipv4Addr::from((u32::from(old_addr) & !mask) | (u32::from(to.network()) & mask));
+                Ok(Binding {
+                    addr,
+                    port: old_port,
+                    reason: format!("NETMAP keeps the host part, network from {to}"),
+                })
+            }
+            _ => Err("not a NAT target".into()),
+        }
+    }
+
+    /// The address and port on the side this manip rewrites.
+    fn side(&self, manip: Manip) -> (Ipv4Addr, Option<u16>) {
+        let ports = self.pkt.transport.ports();
+        match manip {
+            Manip::Src => (self.pkt.src, ports.map(|p| p.0)),
+            Manip::Dst => (self.pkt.dst, ports.map(|p| p.1)),
+        }
+    }
+
+    /// `find_best_ips_proto`: a single address is taken as is; for a range the
+    /// kernel hashes the tuple, which nftrace does not reproduce yet (stated).
+    fn pick_addr(&mut self, addrs: Option<(Ipv4Addr, Ipv4Addr)>, old: Ipv4Addr) -> Ipv4Addr {
+        match addrs {
+            None => old,
+            Some((lo, hi)) if lo == hi => lo,
+            Some((lo, hi)) => {
+                self.assume(
+                    "nat-range",
+                    format!("address range {lo}-{hi}: the kernel picks by hash; {lo} assumed"),
+                );
+                lo
+            }
+        }
+    }
+
+    /// Port choice of `get_unique_tuple` for a first connection with no clash: keep
+    /// the port when it is in the range; otherwise DST manip starts at the range's
+    /// first port (offset 0), SRC manip at a random offset (stated assumption).
+    fn pick_port(&mut self, range: Option<PortRange>, old: Option<u16>, manip: Manip) -> (Option<u16>, String) {
+        let (Some(range), Some(old)) = (range, old) else {
+            return (old, "port kept".into());
+        };
+        if range.contains(old) {
+            return (Some(old), format!("port {old} kept (inside {}-{})", range.min, range.max));
+        }
+        if range.min == range.max || manip == Manip::Dst {
+            return (Some(range.min), format!("port {} from the range", range.min));
+        }
+        self.assume(
+            "nat-port",
+            format!(
+                "source port {old} is outside {}-{}: the kernel starts at a random offset; {} assumed",
+                range.min, range.max, range.min
+            ),
+        );
+        (Some(range.min), format!("port {} assumed from the range", range.min))
+    }
+
+    /// `nf_nat_masquerade_ipv4`: source = `inet_select_addr(out, nexthop, universe)`,
+    /// ignoring the route's `src` (observed on the kernel, see docs).
+    fn masquerade_source(&mut self) -> Result<Ipv4Addr, String> {
+        let out = self.out_dev.clone().unwrap_or_default();
+        let nh = self.next_hop.unwrap_or(self.pkt.dst);
+        inet_select_addr(&self.host.routing, &out, nh, Scope::Universe)
+            .ok_or_else(|| format!("MASQUERADE: {out} has no usable IPv4 address (\"ate my IP address\"): dropped"))
+    }
+
+    /// `nf_nat_redirect_ipv4`: 127.0.0.1 for local packets, else the first address
+    /// of the incoming interface.
+    fn redirect_addr(&mut self) -> Result<Ipv4Addr, String> {
+        if self.hook == Hook::Output {
+            return Ok(Ipv4Addr::LOCALHOST);
+        }
+        let dev = self.in_dev.clone().unwrap_or_default();
+        first_addr(&self.host.routing, &dev)
+            .ok_or_else(|| format!("REDIRECT: {dev} has no IPv4 address: dropped"))
+    }
+
+    /// Rewrites the packet and the connection (`nf_nat_setup_info` + `nf_nat_packet`).
+    fn apply_binding(&mut self, manip: Manip, b: Binding, target: &str, rule: Option<RuleRef>) {
+        let (old_addr, old_port) = self.side(manip);
+        let (sport, dport) = self.pkt.transport.ports().unwrap_or((0, 0));
+        match manip {
+            Manip::Src => {
+                self.pkt.src = b.addr;
+                self.pkt.transport.set_ports(b.port.unwrap_or(sport), dport);
+            }
+            Manip::Dst => {
+                self.pkt.dst = b.addr;
+                self.pkt.transport.set_ports(sport, b.port.unwrap_or(dport));
+            }
+        }
+        let changed = (old_addr, old_port) != (b.addr, b.port);
+        if let Some(conn) = self.ct.conn_mut() {
+            match manip {
+                Manip::Src => {
+                    conn.reply.dst = b.addr;
+                    conn.reply.dport = b.port.unwrap_or(conn.reply.dport);
+                    conn.src_nat |= changed;
+                }
+                Manip::Dst => {
+                    conn.reply.src = b.addr;
+                    conn.reply.sport = b.port.unwrap_or(conn.reply.sport);
+                    conn.dst_nat |= changed;
+                }
+            }
+        }
+        self.emit(Event::Nat {
+            kind: match manip {
+                Manip::Src => NatKind::Snat,
+                Manip::Dst => NatKind::Dnat,
+            },
+            target: target.to_string(),
+            old_addr,
+            old_port,
+            new_addr: b.addr,
+            new_port: b.port,
+            rule,
+            reason: b.reason,
+        });
+    }
+}
+
+fn target_name(t: &Target) -> &'static str {
+    match t {
+        Target::Snat { .. } => "SNAT",
+        Target::Dnat { .. } => "DNAT",
+        Target::Masquerade { .. } => "MASQUERADE",
+        Target::Redirect { .. } => "REDIRECT",
+        Target::Netmap { .. } => "NETMAP",
+        _ => "NAT",
+    }
+}

@@ -1,0 +1,231 @@
+//! One table at one hook: `ipt_do_table` (net/ipv4/netfilter/ip_tables.c).
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2.2 and §3.1. The walk keeps
+//! an explicit jump stack; `-g` does not push; RETURN with an empty stack lands
+//! on the built-in chain's policy (the hook's "underflow" entry). Every fully
+//! matched entry is reported as the kernel's TRACE would log it, before its
+//! target runs.
+
+use super::event::{Event, RuleRef, TraceType, Verdict};
+use super::matcher::{rule_matches, MatchCtx};
+use super::targets::TargetResult;
+use super::walk::Walk;
+use crate::model::ruleset::{Chain, Policy, Rule, Table, TableName};
+use crate::model::target::Target;
+
+/// How a table ended for this hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableResult {
+    /// The table accepted (or had nothing for this hook): go on.
+    Accept,
+    /// A terminal verdict other than ACCEPT.
+    Stop {
+        /// The verdict.
+        verdict: Verdict,
+        /// The deciding entry.
+        rule: RuleRef,
+    },
+}
+
+/// A position in the table: chain index and rule index.
+#[derive(Debug, Clone, Copy)]
+struct Pos {
+    chain: usize,
+    rule: usize,
+}
+
+impl Walk<'_> {
+    /// Runs `table`'s built-in chain for the current hook. A table the dump lacks,
+    /// or one without a chain for this hook, accepts without a trace line.
+    pub fn do_table(&mut self, table: TableName) -> TableResult {
+        let host = self.host;
+        let Some(t) = host.ruleset.table(table) else {
+            return TableResult::Accept;
+        };
+        let Some(builtin) = host.chain_id(table, self.hook.chain_name()) else {
+            return TableResult::Accept;
+        };
+        self.run_chains(t, builtin)
+    }
+
+    fn run_chains(&mut self, t: &Table, builtin: usize) -> TableResult {
+        let mut stack: Vec<Pos> = Vec::new();
+        let mut pos = Pos {
+            chain: builtin,
+            rule: 0,
+        };
+        loop {
+            let chain = &t.chains[pos.chain];
+            let Some(rule) = chain.rules.get(pos.rule) else {
+                match self.chain_tail(t, chain, pos.chain == builtin, &mut stack) {
+                    Ok(next) => {
+                        pos = next.unwrap_or(Pos {
+                            chain: builtin,
+                            rule: t.chains[builtin].rules.len(),
+                        });
+                        continue;
+                    }
+                    Err(result) => return result,
+                }
+            };
+            let rule_ref = self.rule_ref(t.name, chain, pos.rule + 1, Some(rule.line));
+            if !self.matches(rule, &rule_ref) {
+                pos.rule += 1;
+                continue;
+            }
+            let builtin_chain = pos.chain == builtin;
+            self.log_rule(&rule_ref, trace_type(rule, builtin_chain), Some(&rule.text), stack.len());
+            match self.run_target(t.name, rule, &rule_ref) {
+                TargetResult::Continue => pos.rule += 1,
+                TargetResult::Verdict(Verdict::Accept) => return TableResult::Accept,
+                TargetResult::Verdict(verdict) => {
+                    return self.stop(t.name, verdict, rule_ref);
+                }
+                TargetResult::Return => match stack.pop() {
+                    Some(caller) => {
+                        pos = caller;
+                        self.emit_return(t, pos.chain, stack.len());
+                    }
+                    None => {
+                        pos = Pos {
+                            chain: builtin,
+                            rule: t.chains[builtin].rules.len(),
+                        }
+                    }
+                },
+                TargetResult::Jump { chain: name, goto } => {
+                    let Some(target) = self.host.chain_id(t.name, &name) else {
+                        // The parser rejects jumps to missing chains; the kernel would
+                        // refuse to load such a table.
+                        return self.stop(t.name, Verdict::Drop, rule_ref);
+                    };
+                    if !goto {
+                        stack.push(Pos {
+                            chain: pos.chain,
+                            rule: pos.rule + 1,
+                        });
+                    }
+                    self.emit(Event::Jump {
+                        chain: name,
+                        goto,
+                        depth: stack.len(),
+                    });
+                    pos = Pos {
+                        chain: target,
+                        rule: 0,
+                    };
+                }
+            }
+        }
+    }
+
+    /// The entry after a chain's last rule: the policy of a built-in chain, the
+    /// implicit RETURN of a user chain. `Ok(Some(pos))` continues at the caller,
+    /// `Ok(None)` at the built-in policy, `Err` ends the table.
+    fn chain_tail(
+        &mut self,
+        t: &Table,
+        chain: &Chain,
+        is_hook_chain: bool,
+        stack: &mut Vec<Pos>,
+    ) -> Result<Option<Pos>, TableResult> {
+        let rulenum = chain.rules.len() + 1;
+        let rule_ref = self.rule_ref(t.name, chain, rulenum, None);
+        match (is_hook_chain, chain.policy) {
+            (true, policy) => {
+                self.log_rule(&rule_ref, TraceType::Policy, None, 0);
+                let verdict = match policy {
+                    Some(Policy::Drop) => Verdict::Drop,
+                    _ => Verdict::Accept,
+                };
+                Err(match verdict {
+                    Verdict::Accept => TableResult::Accept,
+                    v => self.stop(t.name, v, rule_ref),
+                })
+            }
+            (false, _) => {
+                self.log_rule(&rule_ref, TraceType::Return, None, stack.len());
+                let caller = stack.pop();
+                if let Some(c) = caller {
+                    self.emit_return(t, c.chain, stack.len());
+                }
+                Ok(caller)
+            }
+        }
+    }
+
+    fn emit_return(&mut self, t: &Table, chain: usize, depth: usize) {
+        self.emit(Event::Return {
+            to_chain: t.chains[chain].name.clone(),
+            depth,
+        });
+    }
+
+    fn stop(&mut self, table: TableName, verdict: Verdict, rule: RuleRef) -> TableResult {
+        self.emit(Event::TableVerdict {
+            hook: self.hook,
+            table,
+            verdict: verdict.clone(),
+            rule: rule.clone(),
+        });
+        TableResult::Stop { verdict, rule }
+    }
+
+    fn rule_ref(&self, table: TableName, chain: &Chain, rulenum: usize, line: Option<u32>) -> RuleRef {
+        RuleRef {
+            table,
+            chain: chain.name.clone(),
+            rulenum: u32::try_from(rulenum).unwrap_or(u32::MAX),
+            line,
+        }
+    }
+
+    fn matches(&mut self, rule: &Rule, rule_ref: &RuleRef) -> bool {
+        let ctx = MatchCtx {
+            packet: &self.pkt,
+            hook: self.hook,
+            in_dev: self.in_dev.as_deref(),
+            out_dev: self.out_dev.as_deref(),
+            ct: &self.ct,
+            routing: &self.host.routing,
+            assume: &self.opts.assume,
+            local: self.local,
+        };
+        let mut notes = Vec::new();
+        let hit = rule_matches(rule, rule_ref, &ctx, &mut self.match_state, &mut notes);
+        self.events.extend(notes.into_iter().map(Event::Assumption));
+        hit
+    }
+
+    /// Emits the event the kernel's `trace_packet` would log for this entry.
+    fn log_rule(&mut self, rule: &RuleRef, trace_type: TraceType, text: Option<&str>, depth: usize) {
+        self.emit(Event::Rule {
+            hook: self.hook,
+            rule: rule.clone(),
+            trace_type,
+            text: text.map(str::to_string),
+            packet: self.pkt.clone(),
+            in_dev: self.in_dev.clone(),
+            out_dev: self.out_dev.clone(),
+            depth,
+            nf_trace: self.nf_trace,
+        });
+    }
+}
+
+/// `get_chainname_rulenum`: an unconditional rule with a standard verdict
+/// (ACCEPT, DROP, QUEUE, RETURN) is logged as `policy` in the hook's built-in
+/// chain and `return` in a user chain, like the chains' own tail entries.
+fn trace_type(rule: &Rule, builtin_chain: bool) -> TraceType {
+    let standard = matches!(
+        rule.target,
+        Target::Accept | Target::Drop | Target::Queue | Target::Return
+    );
+    if !(standard && rule.is_unconditional()) {
+        TraceType::Rule
+    } else if builtin_chain {
+        TraceType::Policy
+    } else {
+        TraceType::Return
+    }
+}

@@ -1,0 +1,216 @@
+//! Targets: what a matched rule does to the packet, its connection and the walk.
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2.3 (terminal or not), §4
+//! (MARK/CONNMARK arithmetic), §5 (NAT).
+
+use super::event::{Event, RuleRef, Verdict};
+use super::walk::Walk;
+use crate::model::conntrack::CtState;
+use crate::model::ruleset::{Rule, TableName};
+use crate::model::target::{ConnmarkOp, MarkOp, Target, TtlTargetOp};
+
+/// What the walk does after a target ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetResult {
+    /// `XT_CONTINUE`: next rule.
+    Continue,
+    /// A verdict ending the table.
+    Verdict(Verdict),
+    /// `XT_RETURN`.
+    Return,
+    /// `-j CHAIN` / `-g CHAIN`.
+    Jump {
+        /// Chain name.
+        chain: String,
+        /// True for `-g`.
+        goto: bool,
+    },
+}
+
+impl Walk<'_> {
+    /// Runs a matched rule's target.
+    pub fn run_target(&mut self, table: TableName, rule: &Rule, rule_ref: &RuleRef) -> TargetResult {
+        use TargetResult::{Continue, Jump};
+        match &rule.target {
+            Target::None | Target::Log(_) | Target::Nflog(_) => Continue,
+            Target::Accept => TargetResult::Verdict(Verdict::Accept),
+            Target::Drop => TargetResult::Verdict(Verdict::Drop),
+            Target::Return => TargetResult::Return,
+            Target::Queue => self.queue(false, rule_ref),
+            Target::Nfqueue { bypass, .. } => self.queue(*bypass, rule_ref),
+            Target::Jump(chain) => Jump {
+                chain: chain.clone(),
+                goto: false,
+            },
+            Target::Goto(chain) => Jump {
+                chain: chain.clone(),
+                goto: true,
+            },
+            Target::Reject(with) => self.reject(&with.name),
+            Target::Trace => {
+                self.nf_trace = true;
+                Continue
+            }
+            Target::Mark(op) => self.set_mark(*op, rule_ref),
+            Target::Connmark(op) => self.connmark(op, rule_ref),
+            Target::Notrack | Target::Ct { notrack: true, .. } => self.notrack(),
+            Target::Ct { notrack: false, .. } => Continue,
+            Target::Ttl(op) => self.set_ttl(*op, rule_ref),
+            Target::Tos { value, mask, .. } => {
+                let new = (self.pkt.tos & !mask) ^ value;
+                self.set_tos(new, rule_ref)
+            }
+            Target::Dscp { value, .. } => {
+                let new = (self.pkt.tos & 0x03) | (value << 2);
+                self.set_tos(new, rule_ref)
+            }
+            Target::Snat { .. }
+            | Target::Dnat { .. }
+            | Target::Masquerade { .. }
+            | Target::Redirect { .. }
+            | Target::Netmap { .. } => self.nat_target(table, &rule.target, rule_ref),
+            Target::Other { name, args } => self.other_target(name, args),
+        }
+    }
+
+    /// QUEUE/NFQUEUE: without a listener the kernel drops, unless `--queue-bypass`.
+    fn queue(&mut self, bypass: bool, rule_ref: &RuleRef) -> TargetResult {
+        if self.opts.assume.get("queue") == "listener" {
+            self.assume_for("queue", "a userspace program listens on the queue; its verdict is unknown", rule_ref);
+            return TargetResult::Verdict(Verdict::Queue);
+        }
+        let what = if bypass {
+            "no queue listener: --queue-bypass lets the packet continue as if accepted"
+        } else {
+            "no queue listener: the kernel drops the packet"
+        };
+        self.assume_for("queue", what, rule_ref);
+        TargetResult::Verdict(if bypass { Verdict::Accept } else { Verdict::Drop })
+    }
+
+    fn assume_for(&mut self, key: &str, text: &str, rule: &RuleRef) {
+        self.emit(Event::Assumption(super::event::Assumption {
+            key: key.to_string(),
+            text: text.to_string(),
+            rule: Some(rule.clone()),
+        }));
+    }
+
+    /// `reject_tg` (ipt_REJECT.c): send the error, then NF_DROP.
+    fn reject(&mut self, with: &str) -> TargetResult {
+        let what = match with {
+            "tcp-reset" => "TCP RST".to_string(),
+            other => format!("ICMP {}", other.trim_start_matches("icmp-")),
+        };
+        self.emit(Event::Generated {
+            what,
+            to: self.pkt.src,
+        });
+        TargetResult::Verdict(Verdict::Reject {
+            with: with.to_string(),
+        })
+    }
+
+    /// `mark_tg`: `skb->mark = (skb->mark & ~mask) ^ value`.
+    fn set_mark(&mut self, op: MarkOp, rule: &RuleRef) -> TargetResult {
+        let old = self.pkt.mark;
+        self.pkt.mark = op.apply(old);
+        if self.pkt.mark != old {
+            self.emit(Event::Mark {
+                old,
+                new: self.pkt.mark,
+                rule: rule.clone(),
+            });
+        }
+        TargetResult::Continue
+    }
+
+    /// `connmark_tg`: no-op without a connection.
+    fn connmark(&mut self, op: &ConnmarkOp, rule: &RuleRef) -> TargetResult {
+        let mark = self.pkt.mark;
+        let Some(conn) = self.ct.conn_mut() else {
+            return TargetResult::Continue;
+        };
+        let old_ct = conn.mark;
+        match op {
+            ConnmarkOp::Set(m) => conn.mark = m.apply(old_ct),
+            ConnmarkOp::Save { nfmask, ctmask, .. } => {
+                conn.mark = (old_ct & !ctmask) ^ (mark & nfmask);
+            }
+            ConnmarkOp::Restore { nfmask, ctmask, .. } => {
+                let new = (mark & !nfmask) ^ (old_ct & ctmask);
+                return self.set_mark(
+                    MarkOp {
+                        value: new,
+                        mask: u32::MAX,
+                        spelling: crate::model::target::MarkSpelling::SetXmark,
+                    },
+                    rule,
+                );
+            }
+        }
+        let new_ct = conn.mark;
+        if new_ct != old_ct {
+            self.emit(Event::Connmark {
+                old: old_ct,
+                new: new_ct,
+                rule: rule.clone(),
+            });
+        }
+        TargetResult::Continue
+    }
+
+    /// `NOTRACK` / `CT --notrack`: attach the untracked template, so conntrack and
+    /// every nat chain skip the packet.
+    fn notrack(&mut self) -> TargetResult {
+        if matches!(self.ct, CtState::Unset) {
+            self.ct = CtState::Untracked;
+        }
+        TargetResult::Continue
+    }
+
+    fn set_ttl(&mut self, op: TtlTargetOp, rule: &RuleRef) -> TargetResult {
+        let old = self.pkt.ttl;
+        self.pkt.ttl = match op {
+            TtlTargetOp::Set(v) => v,
+            TtlTargetOp::Dec(v) => old.saturating_sub(v),
+            TtlTargetOp::Inc(v) => old.saturating_add(v),
+        };
+        self.emit(Event::Mangle {
+            field: "ttl",
+            old: old.into(),
+            new: self.pkt.ttl.into(),
+            rule: rule.clone(),
+        });
+        TargetResult::Continue
+    }
+
+    fn set_tos(&mut self, new: u8, rule: &RuleRef) -> TargetResult {
+        let old = self.pkt.tos;
+        self.pkt.tos = new;
+        self.emit(Event::Mangle {
+            field: "tos",
+            old: old.into(),
+            new: new.into(),
+            rule: rule.clone(),
+        });
+        TargetResult::Continue
+    }
+
+    /// Extension targets modelled only as "continue" (CHECKSUM, TCPMSS, CLASSIFY, …).
+    fn other_target(&mut self, name: &str, args: &[String]) -> TargetResult {
+        const HARMLESS: &[&str] = &[
+            "CHECKSUM", "TCPMSS", "CLASSIFY", "SET", "AUDIT", "CONNSECMARK", "SECMARK", "LED",
+            "IDLETIMER", "TEE", "ULOG", "RATEEST", "TCPOPTSTRIP", "ECN", "HMARK", "DSCP",
+        ];
+        if !HARMLESS.contains(&name) {
+            self.emit(Event::Note {
+                text: format!(
+                    "target {name} {} is not modelled; assumed to continue (XT_CONTINUE)",
+                    args.join(" ")
+                ),
+            });
+        }
+        TargetResult::Continue
+    }
+}

@@ -1,0 +1,91 @@
+//! The state of one packet's walk: the packet as it is now, its conntrack,
+//! the devices the current hook sees, and the events emitted so far.
+
+use super::assume::AssumeConfig;
+use super::event::{Assumption, Event, Hook};
+use super::matcher::MatchState;
+use crate::model::conntrack::CtState;
+use crate::model::packet::Packet;
+use crate::model::Host;
+
+/// Options of a trace.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOptions {
+    /// Assumptions in force.
+    pub assume: AssumeConfig,
+}
+
+/// Mutable state while one packet is walked.
+pub struct Walk<'a> {
+    /// The host.
+    pub host: &'a Host,
+    /// Options.
+    pub opts: &'a TraceOptions,
+    /// The packet as it is now.
+    pub pkt: Packet,
+    /// Its conntrack.
+    pub ct: CtState,
+    /// `skb->nf_trace`: set by the TRACE target.
+    pub nf_trace: bool,
+    /// True for a locally generated packet.
+    pub local: bool,
+    /// The hook being traversed.
+    pub hook: Hook,
+    /// Input device the current hook sees.
+    pub in_dev: Option<String>,
+    /// Output device the current hook sees.
+    pub out_dev: Option<String>,
+    /// Events so far.
+    pub events: Vec<Event>,
+    /// Stateful match counters.
+    pub match_state: MatchState,
+    /// Next hop of the current route (gateway, or the destination when connected).
+    pub next_hop: Option<std::net::Ipv4Addr>,
+}
+
+impl<'a> Walk<'a> {
+    /// Starts a walk of `pkt` on `host`.
+    pub fn new(host: &'a Host, opts: &'a TraceOptions, pkt: Packet, local: bool) -> Walk<'a> {
+        Walk {
+            host,
+            opts,
+            pkt,
+            ct: CtState::Unset,
+            nf_trace: false,
+            local,
+            hook: if local { Hook::Output } else { Hook::PreRouting },
+            in_dev: None,
+            out_dev: None,
+            events: Vec::new(),
+            match_state: MatchState::default(),
+            next_hop: None,
+        }
+    }
+
+    /// Records an event.
+    pub fn emit(&mut self, e: Event) {
+        self.events.push(e);
+    }
+
+    /// Records an assumption in place.
+    pub fn assume(&mut self, key: &str, text: String) {
+        self.events.push(Event::Assumption(Assumption {
+            key: key.to_string(),
+            text,
+            rule: None,
+        }));
+    }
+
+    /// Every assumption emitted, deduplicated by text, in order.
+    pub fn assumptions(&self) -> Vec<Assumption> {
+        let mut out: Vec<Assumption> = Vec::new();
+        for e in &self.events {
+            if let Event::Assumption(a) = e {
+                if !out.iter().any(|o| o.text == a.text && o.rule == a.rule) {
+                    out.push(a.clone());
+                }
+            }
+        }
+        out
+    }
+}
