@@ -1,0 +1,1 @@
+//! JSON for scripts and CI.
