@@ -14,6 +14,7 @@
 //! * [`render`]: the kernel's TRACE lines, a walk for people, JSON.
 //! * [`cli`]: argument handling, loading bundles, exit codes.
 
+pub mod bundle;
 pub mod cli;
 pub mod model;
 pub mod parse;

@@ -204,3 +204,22 @@ pub struct Routing {
     /// Table names seen in the dumps (`lookup 100` → 100, `table foo` → id), name → id.
     pub table_names: Vec<(String, u32)>,
 }
+
+impl Routing {
+    /// TEMPORARY stub (replaced by the routing branch).
+    pub fn from_dumps(
+        links: Option<Vec<Link>>,
+        routes: Option<Vec<Route>>,
+        rules: Option<Vec<FibRule>>,
+    ) -> (Routing, Vec<String>) {
+        (
+            Routing {
+                links: links.unwrap_or_default(),
+                routes: routes.unwrap_or_default(),
+                rules: rules.unwrap_or_default(),
+                table_names: vec![],
+            },
+            vec![],
+        )
+    }
+}

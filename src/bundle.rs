@@ -1,0 +1,136 @@
+//! Loading one host's dumps: a bundle folder with fixed file names, or each
+//! file given on its own (`-` for standard input).
+//!
+//! Layout (docs/bundle.md): `iptables-save.txt`, `route.txt`, `rule.txt`,
+//! `addr.txt`, `conntrack.txt`, `ipvsadm.txt`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::model::routing::Routing;
+use crate::model::ruleset::Ruleset;
+use crate::model::Host;
+use crate::parse::{self, ParseErrors};
+
+/// Where each dump comes from; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct BundlePaths {
+    /// `iptables-save` output.
+    pub iptables: Option<PathBuf>,
+    /// `ip route show table all`.
+    pub routes: Option<PathBuf>,
+    /// `ip rule show`.
+    pub rules: Option<PathBuf>,
+    /// `ip addr show` or `ip -o addr`.
+    pub addrs: Option<PathBuf>,
+    /// `conntrack -L` (used by a later version; noted, not read).
+    pub conntrack: Option<PathBuf>,
+    /// `ipvsadm -Sn` (used by a later version; noted, not read).
+    pub ipvs: Option<PathBuf>,
+}
+
+/// The fixed file names inside a bundle folder, with what each holds.
+pub const BUNDLE_FILES: &[(&str, &str)] = &[
+    ("iptables-save.txt", "iptables-save (with or without -c)"),
+    ("route.txt", "ip route show table all"),
+    ("rule.txt", "ip rule show"),
+    ("addr.txt", "ip addr show (or ip -o addr)"),
+    ("conntrack.txt", "conntrack -L"),
+    ("ipvsadm.txt", "ipvsadm -Sn"),
+];
+
+/// Why a bundle could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A dump did not parse.
+    #[error("{0}")]
+    Parse(#[from] ParseErrors),
+    /// The bundle folder does not exist.
+    #[error("bundle folder {0} does not exist or is not a directory")]
+    NoBundle(String),
+}
+
+impl BundlePaths {
+    /// Fills paths not given explicitly from a bundle folder's fixed names.
+    pub fn with_dir(mut self, dir: &Path) -> Result<BundlePaths, LoadError> {
+        if !dir.is_dir() {
+            return Err(LoadError::NoBundle(dir.display().to_string()));
+        }
+        let pick = |slot: &mut Option<PathBuf>, name: &str| {
+            let p = dir.join(name);
+            if slot.is_none() && p.is_file() {
+                *slot = Some(p);
+            }
+        };
+        pick(&mut self.iptables, "iptables-save.txt");
+        pick(&mut self.routes, "route.txt");
+        pick(&mut self.rules, "rule.txt");
+        pick(&mut self.addrs, "addr.txt");
+        pick(&mut self.conntrack, "conntrack.txt");
+        pick(&mut self.ipvs, "ipvsadm.txt");
+        Ok(self)
+    }
+
+    /// Reads and parses every given file into a [`Host`], noting what is missing.
+    pub fn load(&self) -> Result<Host, LoadError> {
+        let mut notes = Vec::new();
+        let ruleset = match &self.iptables {
+            Some(p) => parse_file(p, parse::iptables_save::parse)?,
+            None => {
+                notes.push("no iptables-save dump: no table exists, every hook accepts".to_string());
+                Ruleset::default()
+            }
+        };
+        let links = self.optional(&self.addrs, parse::ip_addr::parse)?;
+        let routes = self.optional(&self.routes, parse::ip_route::parse)?;
+        let rules = self.optional(&self.rules, parse::ip_rule::parse)?;
+        let (routing, routing_notes) = Routing::from_dumps(links, routes, rules);
+        notes.extend(routing_notes);
+        for (slot, what) in [(&self.conntrack, "conntrack.txt"), (&self.ipvs, "ipvsadm.txt")] {
+            if slot.is_some() {
+                notes.push(format!(
+                    "{what} is present but not used yet: every packet is the first of its connection"
+                ));
+            }
+        }
+        Ok(Host::new(ruleset, routing, notes))
+    }
+
+    fn optional<T>(
+        &self,
+        path: &Option<PathBuf>,
+        parser: fn(&str, &str) -> Result<T, ParseErrors>,
+    ) -> Result<Option<T>, LoadError> {
+        path.as_ref().map(|p| parse_file(p, parser)).transpose()
+    }
+}
+
+/// Reads a file (`-` = standard input) and parses it.
+fn parse_file<T>(path: &Path, parser: fn(&str, &str) -> Result<T, ParseErrors>) -> Result<T, LoadError> {
+    let name = path.display().to_string();
+    let text = read_text(path).map_err(|source| LoadError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let shown = if name == "-" { "<stdin>" } else { name.as_str() };
+    Ok(parser(shown, &text)?)
+}
+
+fn read_text(path: &Path) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        let bytes = std::fs::read(path)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
