@@ -143,7 +143,9 @@ class Topology:
     def build(self) -> None:
         r = self.scen.get("router", {})
         self.add_ns(self.router)
-        sysctls = {"net.ipv4.ip_forward": "1"}
+        # icmp_ratelimit=0: every probe gets its ICMP error (the default token
+        # bucket would swallow errors of probes sent in quick succession).
+        sysctls = {"net.ipv4.ip_forward": "1", "net.ipv4.icmp_ratelimit": "0"}
         sysctls.update({k: str(v) for k, v in r.get("sysctls", {}).items()})
         # forwarding must be set first: setting ip_forward resets per-device
         # forwarding sysctls, so apply it before anything else.

@@ -59,6 +59,19 @@ fn dispatch(command: Command) -> Result<String> {
     }
 }
 
+/// Builds a probe from `trace`'s packet flags (e.g. a recorded fixture's
+/// `nftrace_args`), validated exactly as on the command line.
+pub fn probe_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<trace::Probe> {
+    #[derive(Parser)]
+    struct ProbeOnly {
+        #[command(flatten)]
+        packet: args::PacketArgs,
+    }
+    let argv = std::iter::once("probe").chain(flags.iter().map(AsRef::as_ref));
+    let parsed = ProbeOnly::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+    packet::probe_from_args(&parsed.packet)
+}
+
 /// Loads the host from `--dump` and the per-file flags.
 fn load(input: &InputArgs) -> Result<Host> {
     let mut paths = BundlePaths {

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per concern.
 
+mod fixtures;
 mod roundtrip;
 mod routing_corpus;
