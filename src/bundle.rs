@@ -90,7 +90,12 @@ impl BundlePaths {
             }
         };
         let links = self.optional(&self.addrs, parse::ip_addr::parse)?;
-        let routes = self.optional(&self.routes, parse::ip_route::parse)?;
+        let routes = self.optional(&self.routes, parse::ip_route::parse)?.map(|dump| {
+            if dump.skipped_v6 > 0 {
+                notes.push(format!("route dump: {} IPv6 lines skipped (IPv4 only)", dump.skipped_v6));
+            }
+            dump.routes
+        });
         let rules = self.optional(&self.rules, parse::ip_rule::parse)?;
         let (routing, routing_notes) = Routing::from_dumps(links, routes, rules);
         notes.extend(routing_notes);

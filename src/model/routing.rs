@@ -15,6 +15,44 @@ pub mod table_id {
     pub const MAIN: u32 = 254;
     /// `default`
     pub const DEFAULT: u32 = 253;
+    /// `unspec` (only seen in IPv6 dumps).
+    pub const UNSPEC: u32 = 0;
+
+    /// The names `ip` knows without `/etc/iproute2/rt_tables`.
+    pub const WELL_KNOWN: &[(&str, u32)] = &[
+        ("local", LOCAL),
+        ("main", MAIN),
+        ("default", DEFAULT),
+        ("unspec", UNSPEC),
+    ];
+
+    /// Id of a table as printed: a number, a well-known name, or a custom name
+    /// (from the dumping host's `rt_tables`, which is not in the dumps).
+    ///
+    /// Custom names get a stable id: FNV-1a of the name with the top bit set, so the
+    /// same name in `ip route` and `ip rule` dumps always resolves to the same table.
+    pub fn from_name(name: &str) -> u32 {
+        if let Ok(n) = name.parse::<u32>() {
+            return n;
+        }
+        if let Some((_, id)) = WELL_KNOWN.iter().find(|(n, _)| *n == name) {
+            return *id;
+        }
+        custom(name)
+    }
+
+    /// The synthetic id of a custom table name (FNV-1a, top bit set).
+    pub fn custom(name: &str) -> u32 {
+        let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        0x8000_0000 | (hash & 0x7fff_ffff)
+    }
+
+    /// True when `text` is a name rather than a number or well-known name.
+    pub fn is_custom_name(text: &str) -> bool {
+        text.parse::<u32>().is_err() && !WELL_KNOWN.iter().any(|(n, _)| *n == text)
+    }
 }
 
 /// Address and route scope (`rtnetlink.h RT_SCOPE_*`); a larger value is narrower.
@@ -47,6 +85,10 @@ pub struct IfAddr {
     pub secondary: bool,
     /// Label (`eth0:1`) when it differs from the device name.
     pub label: Option<String>,
+    /// `brd a.b.c.d` when printed.
+    pub broadcast: Option<Ipv4Addr>,
+    /// Other flags as printed (`dynamic`, `noprefixroute`, `deprecated`, …).
+    pub flags: Vec<String>,
 }
 
 /// A network interface and its IPv4 addresses.
@@ -66,6 +108,12 @@ pub struct Link {
     pub mtu: Option<u32>,
     /// IPv4 addresses in list order (primaries before their secondaries).
     pub addrs: Vec<IfAddr>,
+    /// Flags between `<…>` as printed (`LOOPBACK`, `UP`, `NOARP`, …).
+    pub flags: Vec<String>,
+    /// `group N` (`group default` = 0), used by `suppress_ifgroup`.
+    pub group: u32,
+    /// `vrf table N` from `ip -d addr`: this device is an L3 master (VRF).
+    pub vrf_table: Option<u32>,
 }
 
 /// Route types (`rtnetlink.h RTN_*`), as `ip route` prints them.
@@ -130,8 +178,23 @@ pub struct Route {
     pub scope: Scope,
     /// `proto` as printed (kernel, boot, static, dhcp, …).
     pub protocol: Option<String>,
+    /// `nhid N` (nexthop object), when printed.
+    pub nhid: Option<u32>,
+    /// Route metrics (`mtu`, `advmss`, …) as printed, in order.
+    pub metrics: Vec<RouteMetric>,
     /// The line as written, for display.
     pub text: String,
+}
+
+/// One route metric (`RTAX_*`), e.g. `mtu lock 1400`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RouteMetric {
+    /// Name as printed (`mtu`, `advmss`, `initcwnd`, …).
+    pub name: String,
+    /// Value as printed.
+    pub value: String,
+    /// `lock` was printed before the value.
+    pub locked: bool,
 }
 
 /// What a policy rule does when it matches (`FR_ACT_*`).
@@ -149,6 +212,9 @@ pub enum RuleAction {
     Unreachable,
     /// `prohibit`
     Prohibit,
+    /// `failed_policy`: an OpenWrt-only action (`FR_ACT_FAILED_POLICY`, out of tree);
+    /// treated like `prohibit` (the lookup fails with -EACCES).
+    FailedPolicy,
 }
 
 /// One `ip rule` line.
@@ -188,6 +254,14 @@ pub struct FibRule {
     pub suppress_prefixlength: Option<u8>,
     /// `suppress_ifgroup G`
     pub suppress_ifgroup: Option<u32>,
+    /// `iif DEV [detached]`: the device did not exist; the rule never matches.
+    pub iif_detached: bool,
+    /// `oif DEV [detached]`.
+    pub oif_detached: bool,
+    /// `tun_id N`
+    pub tun_id: Option<u64>,
+    /// `proto P` as printed (absent for `kernel`/unspec rules).
+    pub protocol: Option<String>,
     /// The line as written, for display.
     pub text: String,
 }
@@ -205,21 +279,386 @@ pub struct Routing {
     pub table_names: Vec<(String, u32)>,
 }
 
+impl Scope {
+    /// Spelling table (`rtnl_rtscope_n2a`) shared by parsers and `Display`.
+    pub const NAMES: &'static [(Scope, &'static str)] = &[
+        (Scope::Universe, "global"),
+        (Scope::Site, "site"),
+        (Scope::Link, "link"),
+        (Scope::Host, "host"),
+        (Scope::Nowhere, "nowhere"),
+    ];
+
+    /// Parses a numeric scope (`0`, `200`, `253`, `254`, `255`).
+    pub fn from_number(text: &str) -> Option<Scope> {
+        let by_number = match text.parse::<u8>().ok()? {
+            0 => Scope::Universe,
+            200 => Scope::Site,
+            253 => Scope::Link,
+            254 => Scope::Host,
+            255 => Scope::Nowhere,
+            _ => return None,
+        };
+        Some(by_number)
+    }
+
+    /// Parses a scope name or number.
+    pub fn parse(text: &str) -> Option<Scope> {
+        if text == "universe" {
+            return Some(Scope::Universe);
+        }
+        Scope::NAMES
+            .iter()
+            .find(|(_, n)| *n == text)
+            .map(|(s, _)| *s)
+            .or_else(|| Scope::from_number(text))
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = Scope::NAMES
+            .iter()
+            .find(|(s, _)| s == self)
+            .map_or("?", |(_, n)| n);
+        f.write_str(name)
+    }
+}
+
+impl RouteType {
+    /// Spelling table (`rtnl_rtntype_n2a`) shared by parsers and `Display`.
+    pub const NAMES: &'static [(RouteType, &'static str)] = &[
+        (RouteType::Unicast, "unicast"),
+        (RouteType::Local, "local"),
+        (RouteType::Broadcast, "broadcast"),
+        (RouteType::Anycast, "anycast"),
+        (RouteType::Multicast, "multicast"),
+        (RouteType::Blackhole, "blackhole"),
+        (RouteType::Unreachable, "unreachable"),
+        (RouteType::Prohibit, "prohibit"),
+        (RouteType::Throw, "throw"),
+        (RouteType::Nat, "nat"),
+    ];
+
+    /// Parses a route type keyword.
+    pub fn parse(text: &str) -> Option<RouteType> {
+        RouteType::NAMES
+            .iter()
+            .find(|(_, n)| *n == text)
+            .map(|(t, _)| *t)
+    }
+
+    /// The default scope the kernel gives this type (`fib_props[type].scope`).
+    pub fn default_scope(self) -> Scope {
+        match self {
+            RouteType::Local => Scope::Host,
+            RouteType::Broadcast | RouteType::Anycast => Scope::Link,
+            RouteType::Unicast
+            | RouteType::Multicast
+            | RouteType::Blackhole
+            | RouteType::Unreachable
+            | RouteType::Prohibit
+            | RouteType::Throw
+            | RouteType::Nat => Scope::Universe,
+        }
+    }
+
+    /// True for the types whose lookup returns an error (`fib_props[type].error`).
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            RouteType::Blackhole | RouteType::Unreachable | RouteType::Prohibit | RouteType::Throw
+        )
+    }
+}
+
+impl std::fmt::Display for RouteType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = RouteType::NAMES
+            .iter()
+            .find(|(t, _)| t == self)
+            .map_or("?", |(_, n)| n);
+        f.write_str(name)
+    }
+}
+
+impl IfAddr {
+    /// The address `inet_ifa_match` compares against: the peer for
+    /// point-to-point addresses (`ifa_address`), else the local address.
+    pub fn ifa_address(&self) -> Ipv4Addr {
+        self.peer.map_or(self.local, |p| p.addr())
+    }
+
+    /// The prefix this address covers (`ifa_address & ifa_mask`).
+    pub fn subnet(&self) -> Ipv4Net {
+        Ipv4Net::new(self.ifa_address(), self.prefix_len.min(32))
+            .map_or_else(|_| Ipv4Net::from(self.local), |n| n.trunc())
+    }
+
+    /// `inet_ifa_match(addr, ifa)` (`include/linux/inetdevice.h`):
+    /// `(addr ^ ifa_address) & ifa_mask == 0`.
+    pub fn matches(&self, addr: Ipv4Addr) -> bool {
+        self.subnet().contains(&addr)
+    }
+
+    /// True when `noprefixroute` was printed (no connected route is added).
+    pub fn noprefixroute(&self) -> bool {
+        self.flags.iter().any(|f| f == "noprefixroute")
+    }
+}
+
+impl Link {
+    /// True for the loopback device (`LOOPBACK` flag, or named `lo`).
+    pub fn is_loopback(&self) -> bool {
+        self.flags.iter().any(|f| f == "LOOPBACK") || self.name == "lo"
+    }
+}
+
 impl Routing {
-    /// TEMPORARY stub (replaced by the routing branch).
+    /// The interface called `name`.
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The name of table `id` as `ip` would print it (custom names when known).
+    pub fn table_name(&self, id: u32) -> String {
+        table_id::WELL_KNOWN
+            .iter()
+            .map(|(n, i)| (*n, *i))
+            .chain(self.table_names.iter().map(|(n, i)| (n.as_str(), *i)))
+            .find(|(_, i)| *i == id)
+            .map_or_else(|| id.to_string(), |(n, _)| n.to_string())
+    }
+
+    /// Records table names (`table DSL` → id), keeping the first spelling of each.
+    pub fn add_table_names(&mut self, names: &[(String, u32)]) {
+        for (name, id) in names {
+            if !self.table_names.iter().any(|(n, _)| n == name) {
+                self.table_names.push((name.clone(), *id));
+            }
+        }
+    }
+
+    /// Builds the routing state from whichever dumps exist, and says what was assumed.
+    ///
+    /// * no `ip rule` dump → the three default rules of `fib_default_rules_init`;
+    /// * no `ip route` dump but addresses known → the local table and the connected
+    ///   routes that `fib_add_ifaddr` would add for each address;
+    /// * routes without any `table local` entry but addresses known → the local table
+    ///   is synthesized the same way (the dump was `ip route`, not `table all`);
+    /// * rules are sorted by pref, dump order kept among equal prefs (`fib_nl_newrule`).
     pub fn from_dumps(
         links: Option<Vec<Link>>,
         routes: Option<Vec<Route>>,
         rules: Option<Vec<FibRule>>,
     ) -> (Routing, Vec<String>) {
-        (
-            Routing {
-                links: links.unwrap_or_default(),
-                routes: routes.unwrap_or_default(),
-                rules: rules.unwrap_or_default(),
-                table_names: vec![],
-            },
-            vec![],
-        )
+        let mut assumptions = Vec::new();
+        let links_known = links.is_some();
+        let links = links.unwrap_or_default();
+        let routes = complete_routes(&links, links_known, routes, &mut assumptions);
+        let mut rules = rules.unwrap_or_else(|| {
+            assumptions.push(
+                "no ip rule dump: assumed the default rules \
+                 0: lookup local, 32766: lookup main, 32767: lookup default"
+                    .to_string(),
+            );
+            default_rules()
+        });
+        rules.sort_by_key(|r| r.pref);
+        let routing = Routing {
+            links,
+            routes,
+            rules,
+            table_names: Vec::new(),
+        };
+        (routing, assumptions)
     }
+}
+
+/// Adds synthesized routes where the dumps leave them out (see [`Routing::from_dumps`]).
+fn complete_routes(
+    links: &[Link],
+    links_known: bool,
+    routes: Option<Vec<Route>>,
+    assumptions: &mut Vec<String>,
+) -> Vec<Route> {
+    match routes {
+        None if links_known => {
+            assumptions.push(
+                "no ip route dump: assumed only the local table and the connected routes \
+                 the kernel adds for each address (fib_add_ifaddr)"
+                    .to_string(),
+            );
+            let mut routes = local_table_from_addrs(links);
+            routes.extend(connected_routes_from_addrs(links));
+            routes
+        }
+        None => Vec::new(),
+        Some(mut routes) => {
+            let has_local = routes.iter().any(|r| r.table == table_id::LOCAL);
+            if links_known && !has_local {
+                assumptions.push(
+                    "route dump has no local table: assumed the local and broadcast routes \
+                     the kernel adds for each address (fib_add_ifaddr)"
+                        .to_string(),
+                );
+                routes.extend(local_table_from_addrs(links));
+            }
+            routes
+        }
+    }
+}
+
+/// The default policy rules (`fib_default_rules_init`, net/ipv4/fib_rules.c).
+pub fn default_rules() -> Vec<FibRule> {
+    [
+        (0, table_id::LOCAL, "local"),
+        (32766, table_id::MAIN, "main"),
+        (32767, table_id::DEFAULT, "default"),
+    ]
+    .into_iter()
+    .map(|(pref, table, name)| FibRule {
+        text: format!("{pref}:\tfrom all lookup {name}"),
+        ..FibRule::lookup(pref, table)
+    })
+    .collect()
+}
+
+impl FibRule {
+    /// A `from all lookup TABLE` rule with no selectors, line 0 (not from a dump).
+    pub fn lookup(pref: u32, table: u32) -> FibRule {
+        FibRule {
+            line: 0,
+            pref,
+            invert: false,
+            from: None,
+            to: None,
+            tos: None,
+            fwmark: None,
+            iif: None,
+            oif: None,
+            ipproto: None,
+            sport: None,
+            dport: None,
+            uidrange: None,
+            l3mdev: false,
+            action: RuleAction::Lookup(table),
+            suppress_prefixlength: None,
+            suppress_ifgroup: None,
+            iif_detached: false,
+            oif_detached: false,
+            tun_id: None,
+            protocol: None,
+            text: format!("{pref}:\tfrom all lookup {table}"),
+        }
+    }
+}
+
+impl Route {
+    /// A route with one nexthop (or none), `proto kernel`, line 0: used for synthesized routes.
+    pub fn synthesized(kind: RouteType, dst: Ipv4Net, table: u32, dev: &str) -> Route {
+        let nexthops = vec![Nexthop {
+            gateway: None,
+            dev: Some(dev.to_string()),
+            weight: 1,
+            flags: Vec::new(),
+        }];
+        Route {
+            line: 0,
+            kind,
+            dst,
+            tos: 0,
+            table,
+            nexthops,
+            prefsrc: None,
+            metric: 0,
+            scope: kind.default_scope(),
+            protocol: Some("kernel".to_string()),
+            nhid: None,
+            metrics: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// The nexthop devices of this route.
+    pub fn devs(&self) -> impl Iterator<Item = &str> {
+        self.nexthops.iter().filter_map(|n| n.dev.as_deref())
+    }
+}
+
+/// The local-table routes `fib_add_ifaddr` (net/ipv4/fib_frontend.c) adds per address:
+/// `local ADDR` (the whole prefix on loopback devices) and `broadcast BRD`.
+pub fn local_table_from_addrs(links: &[Link]) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for link in links {
+        for addr in &link.addrs {
+            let prim = primary_for(link, addr);
+            let mut push = |kind, dst: Ipv4Net| {
+                let mut r = Route::synthesized(kind, dst, table_id::LOCAL, &link.name);
+                r.prefsrc = Some(prim);
+                r.text = format!("{kind} {dst} dev {} table local (synthesized)", link.name);
+                routes.push(r);
+            };
+            push(RouteType::Local, Ipv4Net::from(addr.local));
+            if link.is_loopback() && addr.prefix_len < 32 {
+                push(RouteType::Local, addr.subnet());
+            }
+            for brd in broadcasts(addr) {
+                push(RouteType::Broadcast, Ipv4Net::from(brd));
+            }
+        }
+    }
+    routes
+}
+
+/// Broadcast addresses `fib_add_ifaddr` installs: `brd` and, below /31, the subnet's
+/// all-ones address.
+fn broadcasts(addr: &IfAddr) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = addr
+        .broadcast
+        .filter(|b| *b != Ipv4Addr::BROADCAST)
+        .into_iter()
+        .collect();
+    if addr.prefix_len < 31 && addr.peer.is_none() && !addr.secondary {
+        let all_ones = addr.subnet().broadcast();
+        if !out.contains(&all_ones) {
+            out.push(all_ones);
+        }
+    }
+    out
+}
+
+/// The primary address a secondary belongs to (`prim` in `fib_add_ifaddr`).
+fn primary_for(link: &Link, addr: &IfAddr) -> Ipv4Addr {
+    if !addr.secondary {
+        return addr.local;
+    }
+    link.addrs
+        .iter()
+        .find(|a| !a.secondary && a.matches(addr.local))
+        .map_or(addr.local, |a| a.local)
+}
+
+/// The connected routes (`PREFIX dev DEV proto kernel scope link src ADDR`) that
+/// `fib_add_ifaddr` adds to main for each primary address without `noprefixroute`.
+pub fn connected_routes_from_addrs(links: &[Link]) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for link in links.iter().filter(|l| !l.is_loopback()) {
+        for addr in &link.addrs {
+            let subnet = addr.subnet();
+            let host_only = subnet.prefix_len() == 32 && addr.peer.is_none();
+            if addr.secondary || addr.noprefixroute() || host_only {
+                continue;
+            }
+            let mut r = Route::synthesized(RouteType::Unicast, subnet, table_id::MAIN, &link.name);
+            r.scope = Scope::Link;
+            r.prefsrc = Some(addr.local);
+            r.text = format!(
+                "{subnet} dev {} proto kernel scope link src {} (synthesized)",
+                link.name, addr.local
+            );
+            routes.push(r);
+        }
+    }
+    routes
 }

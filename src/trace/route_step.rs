@@ -1,7 +1,11 @@
-//! Routing decisions as the pipeline needs them, with their events.
+//! Routing decisions as the pipeline needs them, reported as [`RouteEvent`]s.
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §1.3–1.4, §6.
 
 use std::net::Ipv4Addr;
 
+use super::event::{Event, RouteEvent};
+use super::routing::{input_route, output_route, FibResult, FlowKey, InputOutcome, OutputError};
 use super::walk::Walk;
 
 /// The outcome of a route lookup, reduced to what the pipeline acts on.
@@ -24,17 +28,140 @@ pub enum RouteOutcome {
 }
 
 impl Walk<'_> {
-    /// The input route decision (`ip_route_input_slow`).
-    pub fn route_input(&mut self, _iif: &str) -> RouteOutcome {
-        RouteOutcome::Fail {
-            reason: "routing not implemented".into(),
+    /// The lookup key for the packet as it is now.
+    fn flow_key(&self, iif: Option<&str>) -> FlowKey {
+        let ports = self.pkt.transport.ports();
+        FlowKey {
+            dst: self.pkt.dst,
+            src: self.pkt.src,
+            iif: iif.map(str::to_string),
+            oif: None,
+            mark: self.pkt.mark,
+            tos: self.pkt.tos,
+            proto: self.pkt.proto(),
+            sport: ports.map(|p| p.0),
+            dport: ports.map(|p| p.1),
+            uid: if iif.is_none() {
+                u32::try_from(self.opts.assume.number("uid")).unwrap_or(0)
+            } else {
+                0
+            },
         }
     }
 
-    /// The output route decision (`ip_route_output_key_hash`).
-    pub fn route_output(&mut self, _kind: &'static str) -> RouteOutcome {
-        RouteOutcome::Fail {
-            reason: "routing not implemented".into(),
+    /// The input route decision (`ip_rcv_finish` → `ip_route_input_slow`).
+    pub fn route_input(&mut self, iif: &str) -> RouteOutcome {
+        let forwarding = self.opts.assume.get("forwarding") != "0";
+        let key = self.flow_key(Some(iif));
+        let r = input_route(&self.host.routing, &key, forwarding);
+        for a in &r.assumptions {
+            self.assume("routing", a.clone());
         }
+        let (outcome, decision) = match r.outcome {
+            InputOutcome::Local { broadcast, .. } => (
+                RouteOutcome::Local,
+                format!("local delivery{}", if broadcast { " (broadcast)" } else { "" }),
+            ),
+            InputOutcome::Forward { dev, gateway, .. } => {
+                let oif = dev.unwrap_or_default();
+                let next_hop = gateway.unwrap_or(self.pkt.dst);
+                let decision = describe_hop("forward", &oif, gateway);
+                (RouteOutcome::Unicast { oif, next_hop }, decision)
+            }
+            InputOutcome::MartianSource(why) => fail(format!("martian source: {why}; dropped")),
+            InputOutcome::MartianDestination(why) => fail(format!("martian destination: {why}; dropped")),
+            InputOutcome::Unreachable { error, icmp } => {
+                if let Some(code) = icmp {
+                    self.emit(Event::Generated {
+                        what: format!("ICMP destination unreachable code {}", code.code()),
+                        to: self.pkt.src,
+                    });
+                }
+                fail(format!("no usable route: {error}; dropped before INPUT/FORWARD"))
+            }
+        };
+        self.emit_route("input", decision, r.fib.as_ref(), None);
+        outcome
+    }
+
+    /// The output route decision (`ip_route_output_key_hash`; `ip_route_me_harder`
+    /// for `kind = "reroute"`, which keeps the source address).
+    pub fn route_output(&mut self, kind: &'static str) -> RouteOutcome {
+        let key = self.flow_key(None);
+        let r = output_route(&self.host.routing, &key);
+        for a in &r.assumptions {
+            self.assume("routing", a.clone());
+        }
+        let (outcome, decision, oif) = match r.outcome {
+            Ok(hop) => {
+                if self.pkt.src.is_unspecified() {
+                    self.pkt.src = hop.src;
+                }
+                let decision = if hop.dev == "lo" {
+                    "local destination: out via lo".to_string()
+                } else {
+                    describe_hop("output", &hop.dev, hop.gateway)
+                };
+                let next_hop = hop.gateway.unwrap_or(self.pkt.dst);
+                let outcome = if hop.dev == "lo" {
+                    RouteOutcome::Local
+                } else {
+                    RouteOutcome::Unicast {
+                        oif: hop.dev.clone(),
+                        next_hop,
+                    }
+                };
+                (outcome, decision, Some(hop.dev))
+            }
+            Err(e) => {
+                let (o, d) = fail(format!("output route failed: {}", output_error(e)));
+                (o, d, None)
+            }
+        };
+        self.emit_route(kind, decision, r.fib.as_ref(), oif);
+        outcome
+    }
+
+    fn emit_route(&mut self, kind: &'static str, decision: String, fib: Option<&FibResult>, oif: Option<String>) {
+        let routing = &self.host.routing;
+        let (rule, route, steps) = match fib {
+            Some(f) => {
+                let matched = f.matched();
+                (
+                    matched.and_then(|m| routing.rules.get(m.rule)).map(|r| r.text.clone()),
+                    matched.and_then(|m| routing.routes.get(m.route)).map(|r| r.text.clone()),
+                    f.steps.iter().map(|s| s.describe(routing)).collect(),
+                )
+            }
+            None => (None, None, Vec::new()),
+        };
+        self.emit(Event::Route(RouteEvent {
+            kind,
+            decision,
+            rule,
+            route,
+            steps,
+            oif,
+        }));
+    }
+}
+
+fn fail(reason: String) -> (RouteOutcome, String) {
+    (RouteOutcome::Fail { reason: reason.clone() }, reason)
+}
+
+fn describe_hop(what: &str, dev: &str, gateway: Option<Ipv4Addr>) -> String {
+    match gateway {
+        Some(gw) => format!("{what} via {gw} dev {dev}"),
+        None => format!("{what} dev {dev} (directly connected)"),
+    }
+}
+
+fn output_error(e: OutputError) -> String {
+    match e {
+        OutputError::Fib(f) => f.to_string(),
+        OutputError::InvalidSource => "source address is not local".into(),
+        OutputError::NoDevice => "route has no device".into(),
+        OutputError::DeviceDown => "output device is down".into(),
     }
 }
