@@ -15,6 +15,10 @@ pub struct Match {
     pub module: String,
     /// The parsed options.
     pub kind: MatchKind,
+    /// True when the match was loaded implicitly by `-p tcp|udp|icmp` followed by
+    /// one of its options, without `-m` (iptables-restore accepts `-p tcp --dport 22`;
+    /// iptables-save always prints `-m tcp`). The printer then omits `-m NAME`.
+    pub implicit: bool,
 }
 
 /// An inclusive port range `a[:b]`.

@@ -208,6 +208,31 @@ impl fmt::Display for AddrMask {
     }
 }
 
+/// How an address's mask was written in the dump, so it can be printed back as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum AddrSpelling {
+    /// `a.b.c.d/len` (or a dotted mask when it is not contiguous), as iptables 1.4+ prints.
+    #[default]
+    Prefix,
+    /// `a.b.c.d/w.x.y.z` for every mask, as iptables 1.3 printed.
+    Dotted,
+    /// `a.b.c.d` with no mask (a host, /32), as iptables 1.3 printed.
+    Bare,
+}
+
+/// How a rule's header options were spelled, when that differs from what
+/// iptables-save 1.8 prints. Only the printer (`render::save`) reads it; it has
+/// no effect on evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct RuleSpelling {
+    /// Mask form of `-s`.
+    pub src: AddrSpelling,
+    /// Mask form of `-d`.
+    pub dst: AddrSpelling,
+    /// `-s ! addr` instead of `! -s addr` (iptables 1.3 and early 1.4).
+    pub bang_after_option: bool,
+}
+
 /// An interface name in `-i`/`-o`; a trailing `+` makes it a prefix match.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IfaceMatch {
@@ -274,6 +299,8 @@ pub struct Rule {
     pub target: Target,
     /// The rule as written after the counters, starting at `-A`.
     pub text: String,
+    /// Spelling details of the header, for printing the rule back as read.
+    pub spelling: RuleSpelling,
 }
 
 impl Rule {

@@ -1,7 +1,2031 @@
-//! TEMPORARY stub (replaced by the iptables branch).
-#![allow(missing_docs)]
-use super::ParseErrors;
-use crate::model::ruleset::Ruleset;
-pub fn parse(_file: &str, _text: &str) -> Result<Ruleset, ParseErrors> {
-    Ok(Ruleset::default())
+//! `iptables-save` / `iptables-nft-save` output (and iptables-restore input) into a [`Ruleset`].
+//!
+//! Read first: ../shared/docs/kernel-semantics.md §2.6 (the text), §4 (MARK/CONNMARK
+//! encodings) and §7 (matches); `iptables/iptables-restore.c`, `iptables/xshared.c`
+//! (`add_param_to_argv`) and the `extensions/libxt_*.c` save functions.
+//!
+//! The grammar is written down in `docs/formats.md` ("iptables-save"). Lines are
+//! read one at a time; an error on one line is recorded and reading goes on, so a
+//! dump reports all its problems at once. When a table's `COMMIT` is reached the
+//! table is checked as the kernel's `translate_table` would: every `-j`/`-g` names
+//! a chain of the table (or an extension target) and no chain jumps back into itself.
+
+use std::collections::HashMap;
+
+use super::lex::{self, Word};
+use super::{ParseError, ParseErrors};
+use crate::model::matches::{
+    AddrtypeMatch, CtCondition, CtStateSet, IcmpMatch, IprangeMatch, MarkMatch, Match, MatchKind,
+    MultiportDir, MultiportMatch, PortRange, StatisticMode, TcpFlagBits, TcpMatch, TtlOp, UdpMatch,
+};
+use crate::model::ruleset::{
+    AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg, Policy, Protocol,
+    Rule, RuleSpelling, Ruleset, Table, TableName,
+};
+use crate::model::target::{
+    ConnmarkOp, MarkOp, MarkSpelling, NatFlags, NatRange, RejectWith, Target, TtlTargetOp,
+};
+
+/// Parses a whole dump. `file` names it in errors.
+///
+/// Every table block must end in `COMMIT`. On failure all errors found are
+/// returned, in line order.
+pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
+    let mut parser = Parser {
+        file,
+        tables: Vec::new(),
+        open: None,
+        errors: Vec::new(),
+    };
+    for (i, raw) in text.lines().enumerate() {
+        parser.line(i + 1, raw.trim_end());
+    }
+    parser.finish()
+}
+
+/// Where a line is, for building errors.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    file: &'a str,
+    line: usize,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    /// An error at byte `offset` of the line, for the text `found`.
+    fn err(&self, offset: usize, found: &str, expected: impl Into<String>) -> ParseError {
+        ParseError::at(self.file, self.line, self.text, offset, found, expected)
+    }
+
+    /// An error for one word of the line.
+    fn err_word(&self, word: &Word<'_>, expected: impl Into<String>) -> ParseError {
+        self.err(word.start, word.as_str(), expected)
+    }
+
+    /// An error at the end of the line (a value is missing).
+    fn err_end(&self, expected: impl Into<String>) -> ParseError {
+        self.err(self.text.len(), "", expected)
+    }
+}
+
+/// A `-j`/`-g` whose chain is looked up when the table is complete.
+struct ChainRef<'a> {
+    /// Index of the chain holding the rule.
+    chain: usize,
+    /// Index of the rule in that chain.
+    rule: usize,
+    /// Position of the chain name, for the error.
+    ctx: Ctx<'a>,
+    offset: usize,
+}
+
+/// The table between `*name` and `COMMIT`.
+struct OpenTable<'a> {
+    table: Table,
+    header: Ctx<'a>,
+    index: HashMap<String, usize>,
+    refs: Vec<ChainRef<'a>>,
+}
+
+/// Line-by-line state.
+struct Parser<'a> {
+    file: &'a str,
+    tables: Vec<Table>,
+    open: Option<OpenTable<'a>>,
+    errors: Vec<ParseError>,
+}
+
+impl<'a> Parser<'a> {
+    /// Dispatches one line by its first character.
+    fn line(&mut self, line: usize, text: &'a str) {
+        let body = text.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            return;
+        }
+        let ctx = Ctx {
+            file: self.file,
+            line,
+            text,
+        };
+        let result = if body.starts_with('*') {
+            self.table_header(ctx)
+        } else if body.starts_with(':') {
+            self.chain_decl(ctx)
+        } else if body == "COMMIT" {
+            self.commit(ctx);
+            Ok(())
+        } else {
+            self.rule_line(ctx)
+        };
+        if let Err(e) = result {
+            self.errors.push(e);
+        }
+    }
+
+    /// `*table`
+    fn table_header(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
+        let words = split(ctx)?;
+        let first = &words[0];
+        if let Some(extra) = words.get(1) {
+            return Err(ctx.err_word(extra, "end of line after the table name"));
+        }
+        let name = first.as_str().get(1..).unwrap_or("");
+        let Some(table) = TableName::from_name(name) else {
+            return Err(ctx.err(
+                first.start + 1,
+                name,
+                "a known table: raw, mangle, nat, filter, security",
+            ));
+        };
+        if let Some(open) = &self.open {
+            let e = ctx.err_word(
+                first,
+                format!(
+                    "COMMIT before the next table (*{} opened on line {} is not committed)",
+                    open.table.name, open.header.line
+                ),
+            );
+            self.errors.push(e);
+            self.commit(ctx);
+        }
+        if self.tables.iter().any(|t| t.name == table) {
+            return Err(ctx.err_word(first, format!("each table once (*{table} seen before)")));
+        }
+        self.open = Some(OpenTable {
+            table: Table {
+                name: table,
+                chains: Vec::new(),
+                line: line_u32(ctx.line),
+            },
+            header: ctx,
+            index: HashMap::new(),
+            refs: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// The open table, or an error that there is none.
+    fn open_table(&mut self, ctx: Ctx<'a>) -> Result<&mut OpenTable<'a>, ParseError> {
+        match self.open.as_mut() {
+            Some(open) => Ok(open),
+            None => Err(ctx.err(
+                0,
+                ctx.text.trim_start(),
+                "a table header (*raw, *mangle, *nat, *filter or *security) first",
+            )),
+        }
+    }
+
+    /// `:CHAIN POLICY [pkts:bytes]`
+    fn chain_decl(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
+        let words = split(ctx)?;
+        let open = self.open_table(ctx)?;
+        let first = &words[0];
+        let name = first.as_str().get(1..).unwrap_or("");
+        check_chain_name(ctx, first.start + 1, name)?;
+        let policy_word = words
+            .get(1)
+            .ok_or_else(|| ctx.err_end("a policy: ACCEPT, DROP or -"))?;
+        let policy = chain_policy(ctx, open.table.name, name, first.start + 1, policy_word)?;
+        let counters = match words.get(2) {
+            Some(w) => Some(counters(ctx, w)?),
+            None => None,
+        };
+        if let Some(extra) = words.get(3) {
+            return Err(ctx.err_word(extra, "end of line after the counters"));
+        }
+        if open.index.contains_key(name) {
+            return Err(ctx.err(
+                first.start + 1,
+                name,
+                "a chain not declared before in this table",
+            ));
+        }
+        open.index.insert(name.to_string(), open.table.chains.len());
+        open.table.chains.push(Chain {
+            name: name.to_string(),
+            policy,
+            counters,
+            rules: Vec::new(),
+            line: line_u32(ctx.line),
+        });
+        Ok(())
+    }
+
+    /// `[pkts:bytes] -A CHAIN rule-spec`
+    fn rule_line(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
+        let words = split(ctx)?;
+        let open = self.open_table(ctx)?;
+        let (counters, rest) = match words.first() {
+            Some(w) if !w.quoted && w.as_str().starts_with('[') => {
+                (Some(counters(ctx, w)?), &words[1..])
+            }
+            _ => (None, &words[..]),
+        };
+        let Some(cmd) = rest.first() else {
+            return Err(ctx.err_end("-A CHAIN after the counters"));
+        };
+        if !(cmd.is("-A") || cmd.is("--append")) {
+            return Err(ctx.err_word(
+                cmd,
+                "-A, a chain header (:CHAIN), COMMIT or a table (*filter)",
+            ));
+        }
+        let chain_word = rest.get(1).ok_or_else(|| ctx.err_end("a chain name"))?;
+        let chain = *open.index.get(chain_word.as_str()).ok_or_else(|| {
+            ctx.err_word(
+                chain_word,
+                format!("a chain declared with :NAME in table {}", open.table.name),
+            )
+        })?;
+        let mut cur = Cursor {
+            words: rest,
+            pos: 2,
+            ctx,
+        };
+        let spec = rule_spec(&mut cur, &open.index)?;
+        let rules = &mut open.table.chains[chain].rules;
+        if let Some(offset) = spec.unresolved {
+            open.refs.push(ChainRef {
+                chain,
+                rule: rules.len(),
+                ctx,
+                offset,
+            });
+        }
+        rules.push(Rule {
+            line: line_u32(ctx.line),
+            counters,
+            ip: spec.ip,
+            matches: spec.matches,
+            target: spec.target,
+            text: ctx.text[cmd.start..].to_string(),
+            spelling: spec.spelling,
+        });
+        Ok(())
+    }
+
+    /// `COMMIT`: checks the table and adds it to the ruleset.
+    fn commit(&mut self, ctx: Ctx<'a>) {
+        let Some(mut open) = self.open.take() else {
+            self.errors
+                .push(ctx.err(0, "COMMIT", "a table header (*filter, …) before COMMIT"));
+            return;
+        };
+        for r in &open.refs {
+            if let Err(e) = resolve_ref(&mut open.table, &open.index, r) {
+                self.errors.push(e);
+            }
+        }
+        self.errors.extend(find_loops(&open));
+        self.tables.push(open.table);
+    }
+
+    /// End of input: a table left open is an error.
+    fn finish(mut self) -> Result<Ruleset, ParseErrors> {
+        if let Some(open) = &self.open {
+            let h = open.header;
+            let e = h.err(
+                0,
+                h.text.trim(),
+                "COMMIT before the end of the file for this table",
+            );
+            self.errors.push(e);
+        }
+        if self.errors.is_empty() {
+            Ok(Ruleset {
+                tables: self.tables,
+            })
+        } else {
+            self.errors.sort_by_key(|e| (e.line, e.column));
+            Err(ParseErrors(self.errors))
+        }
+    }
+}
+
+/// A line number as the model stores it.
+fn line_u32(line: usize) -> u32 {
+    u32::try_from(line).unwrap_or(u32::MAX)
+}
+
+/// Tokenizes a line; a line reaching here has at least one word.
+fn split<'a>(ctx: Ctx<'a>) -> Result<Vec<Word<'a>>, ParseError> {
+    let words = lex::split_words(ctx.text)
+        .map_err(|q| ctx.err(q.0, &ctx.text[q.0..], "a closing \" for this quote"))?;
+    if words.is_empty() {
+        return Err(ctx.err_end("a word"));
+    }
+    Ok(words)
+}
+
+/// `[pkts:bytes]`
+fn counters(ctx: Ctx<'_>, w: &Word<'_>) -> Result<Counters, ParseError> {
+    let parsed = w
+        .as_str()
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .and_then(|s| s.split_once(':'))
+        .and_then(|(p, b)| Some((p.parse().ok()?, b.parse().ok()?)));
+    match parsed {
+        Some((packets, bytes)) => Ok(Counters { packets, bytes }),
+        None => Err(ctx.err_word(w, "counters [packets:bytes]")),
+    }
+}
+
+/// Longest chain name the kernel takes (`XT_EXTENSION_MAXNAMELEN` - 1).
+const MAX_CHAIN_NAME: usize = 28;
+
+/// `assert_valid_chain_name` (xshared.c).
+fn check_chain_name(ctx: Ctx<'_>, offset: usize, name: &str) -> Result<(), ParseError> {
+    if name.is_empty() || name.starts_with('-') || name.starts_with('!') {
+        return Err(ctx.err(
+            offset,
+            name,
+            "a chain name (not empty, not starting with - or !)",
+        ));
+    }
+    if name.len() > MAX_CHAIN_NAME {
+        return Err(ctx.err(offset, name, "a chain name of at most 28 characters"));
+    }
+    Ok(())
+}
+
+/// The built-in chains of each table (the hooks it registers).
+pub fn builtin_chains(table: TableName) -> &'static [&'static str] {
+    match table {
+        TableName::Raw => &["PREROUTING", "OUTPUT"],
+        TableName::Mangle => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+        TableName::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+        TableName::Filter | TableName::Security => &["INPUT", "FORWARD", "OUTPUT"],
+    }
+}
+
+/// The policy word of a chain header, checked against the chain kind.
+fn chain_policy(
+    ctx: Ctx<'_>,
+    table: TableName,
+    name: &str,
+    name_offset: usize,
+    w: &Word<'_>,
+) -> Result<Option<Policy>, ParseError> {
+    let builtin = builtin_chains(table).contains(&name);
+    let policy = match w.as_str() {
+        "ACCEPT" => Some(Policy::Accept),
+        "DROP" => Some(Policy::Drop),
+        "-" => None,
+        _ => return Err(ctx.err_word(w, "a policy: ACCEPT, DROP or -")),
+    };
+    match (builtin, policy) {
+        (true, None) => Err(ctx.err_word(
+            w,
+            format!("ACCEPT or DROP ({name} is a built-in chain of {table})"),
+        )),
+        (false, Some(_)) => Err(ctx.err(
+            name_offset,
+            name,
+            format!(
+                "a built-in chain of {table} ({}) or - as the policy of a user chain",
+                builtin_chains(table).join(", ")
+            ),
+        )),
+        _ => Ok(policy),
+    }
+}
+
+/// Extension targets nftrace does not type but that may appear with no options,
+/// so that `-j NAME` without a chain NAME is not an unknown-chain error.
+const UNTYPED_TARGETS: &[&str] = &[
+    "AUDIT",
+    "CHECKSUM",
+    "CLASSIFY",
+    "CLUSTERIP",
+    "CONNSECMARK",
+    "DNPT",
+    "ECN",
+    "HL",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "MIRROR",
+    "RATEEST",
+    "SAME",
+    "SECMARK",
+    "SET",
+    "SNPT",
+    "SYNPROXY",
+    "TCPMSS",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TPROXY",
+    "ULOG",
+];
+
+/// Decides a provisional `-j NAME`/`-g NAME` now that all chains are known.
+fn resolve_ref(
+    table: &mut Table,
+    index: &HashMap<String, usize>,
+    r: &ChainRef<'_>,
+) -> Result<(), ParseError> {
+    let table_name = table.name;
+    let builtin: Vec<bool> = table.chains.iter().map(Chain::is_builtin).collect();
+    let Some(rule) = table
+        .chains
+        .get_mut(r.chain)
+        .and_then(|c| c.rules.get_mut(r.rule))
+    else {
+        return Ok(());
+    };
+    let (name, goto) = match &rule.target {
+        Target::Jump(n) => (n.clone(), false),
+        Target::Goto(n) => (n.clone(), true),
+        _ => return Ok(()),
+    };
+    match index.get(&name).and_then(|&i| builtin.get(i).copied()) {
+        Some(false) => Ok(()),
+        Some(true) => Err(r.ctx.err(
+            r.offset,
+            &name,
+            format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
+        )),
+        None if !goto && UNTYPED_TARGETS.contains(&name.as_str()) => {
+            rule.target = Target::Other {
+                name,
+                args: Vec::new(),
+            };
+            Ok(())
+        }
+        None => Err(r.ctx.err(
+            r.offset,
+            &name,
+            format!("a chain declared in table {table_name} or a known target"),
+        )),
+    }
+}
+
+/// Jump/goto loops among user chains (`mark_source_chains` in ip_tables.c
+/// rejects them at load time). One error per loop, at the rule closing it.
+fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
+    let chains = &open.table.chains;
+    let mut state = vec![0u8; chains.len()]; // 0 new, 1 on stack, 2 done
+    let mut stack = Vec::new();
+    let mut errors = Vec::new();
+    for start in 0..chains.len() {
+        if state[start] == 0 {
+            visit(open, start, &mut state, &mut stack, &mut errors);
+        }
+    }
+    errors
+}
+
+/// Depth-first walk of [`find_loops`].
+fn visit(
+    open: &OpenTable<'_>,
+    chain: usize,
+    state: &mut [u8],
+    stack: &mut Vec<usize>,
+    errors: &mut Vec<ParseError>,
+) {
+    state[chain] = 1;
+    stack.push(chain);
+    for (ri, rule) in open.table.chains[chain].rules.iter().enumerate() {
+        let (Target::Jump(n) | Target::Goto(n)) = &rule.target else {
+            continue;
+        };
+        let Some(&next) = open.index.get(n) else {
+            continue;
+        };
+        match state[next] {
+            0 => visit(open, next, state, stack, errors),
+            1 => errors.extend(loop_error(open, stack, next, chain, ri)),
+            _ => {}
+        }
+    }
+    stack.pop();
+    state[chain] = 2;
+}
+
+/// The error for a loop closed by rule `rule` of `chain` jumping to `back`.
+fn loop_error(
+    open: &OpenTable<'_>,
+    stack: &[usize],
+    back: usize,
+    chain: usize,
+    rule: usize,
+) -> Option<ParseError> {
+    let from = stack.iter().position(|&c| c == back)?;
+    let chains = &open.table.chains;
+    let mut path: Vec<&str> = stack[from..]
+        .iter()
+        .map(|&c| chains[c].name.as_str())
+        .collect();
+    path.push(chains[back].name.as_str());
+    let r = open
+        .refs
+        .iter()
+        .find(|r| r.chain == chain && r.rule == rule)?;
+    Some(r.ctx.err(
+        r.offset,
+        &chains[back].name,
+        format!(
+            "a chain that does not lead back here (jump loop {})",
+            path.join(" -> ")
+        ),
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Rule specification
+
+/// A position in the words of one rule.
+struct Cursor<'w, 'a> {
+    words: &'w [Word<'a>],
+    pos: usize,
+    ctx: Ctx<'a>,
+}
+
+/// Rule-level options: they end a match's option list.
+const RULE_OPTIONS: &[&str] = &[
+    "-s",
+    "--source",
+    "--src",
+    "-d",
+    "--destination",
+    "--dst",
+    "-i",
+    "--in-interface",
+    "-o",
+    "--out-interface",
+    "-p",
+    "--protocol",
+    "-f",
+    "--fragment",
+    "--fragments",
+    "-m",
+    "--match",
+    "-j",
+    "--jump",
+    "-g",
+    "--goto",
+];
+
+impl<'w, 'a> Cursor<'w, 'a> {
+    /// The next word.
+    fn peek(&self) -> Option<&'w Word<'a>> {
+        self.words.get(self.pos)
+    }
+
+    /// Takes the next word.
+    fn bump(&mut self) -> Option<&'w Word<'a>> {
+        let w = self.words.get(self.pos)?;
+        self.pos += 1;
+        Some(w)
+    }
+
+    /// Takes the next word as an option's value.
+    fn value(&mut self, expected: &str) -> Result<&'w Word<'a>, ParseError> {
+        match self.bump() {
+            Some(w) => Ok(w),
+            None => Err(self.ctx.err_end(expected)),
+        }
+    }
+
+    /// Takes a `!` if one comes next.
+    fn bang(&mut self) -> bool {
+        let is_bang = self.peek().is_some_and(|w| w.is("!"));
+        if is_bang {
+            self.pos += 1;
+        }
+        is_bang
+    }
+
+    /// True at the end or before a rule-level option (possibly after `!`).
+    fn at_boundary(&self) -> bool {
+        let is_rule_opt = |w: &Word<'_>| !w.quoted && RULE_OPTIONS.contains(&w.as_str());
+        match self.peek() {
+            None => true,
+            Some(w) if w.is("!") => self.words.get(self.pos + 1).is_none_or(is_rule_opt),
+            Some(w) => is_rule_opt(w),
+        }
+    }
+
+    /// An error for a word.
+    fn err(&self, w: &Word<'_>, expected: impl Into<String>) -> ParseError {
+        self.ctx.err_word(w, expected)
+    }
+}
+
+/// What one `-A` line says after the chain name.
+struct Spec {
+    ip: IpHeaderMatch,
+    matches: Vec<Match>,
+    target: Target,
+    spelling: RuleSpelling,
+    /// Offset of a `-j`/`-g` chain name to check when the table is complete.
+    unresolved: Option<usize>,
+}
+
+impl Spec {
+    /// An empty rule: no conditions, no target.
+    fn new() -> Spec {
+        Spec {
+            ip: IpHeaderMatch::default(),
+            matches: Vec::new(),
+            target: Target::None,
+            spelling: RuleSpelling::default(),
+            unresolved: None,
+        }
+    }
+}
+
+/// `rule-spec := { [!] header-opt | -m name match-opts | implicit-match } [target]`
+fn rule_spec(
+    cur: &mut Cursor<'_, '_>,
+    chains: &HashMap<String, usize>,
+) -> Result<Spec, ParseError> {
+    let mut spec = Spec::new();
+    while cur.peek().is_some() {
+        let start = cur.pos;
+        let invert = cur.bang();
+        let w = cur.value("an option after !")?;
+        if w.quoted || !rule_option(cur, &mut spec, invert, w, chains)? {
+            cur.pos = start;
+            match implicit_match(cur, &spec)? {
+                Some(m) => spec.matches.push(m),
+                None => return Err(cur.err(w, expected_option(&spec))),
+            }
+        }
+    }
+    Ok(spec)
+}
+
+/// What may come where an unknown word was found.
+fn expected_option(spec: &Spec) -> String {
+    let rule_opts = "a rule option (-s, -d, -i, -o, -p, -f, -m, -j, -g)";
+    match spec.matches.last() {
+        Some(m) if !matches!(m.kind, MatchKind::Other(_)) => {
+            format!("an option of -m {} or {rule_opts}", m.module)
+        }
+        _ => rule_opts.to_string(),
+    }
+}
+
+/// Handles one rule-level option; `Ok(false)` when `w` is not one.
+fn rule_option(
+    cur: &mut Cursor<'_, '_>,
+    spec: &mut Spec,
+    invert: bool,
+    w: &Word<'_>,
+    chains: &HashMap<String, usize>,
+) -> Result<bool, ParseError> {
+    match w.as_str() {
+        "-s" | "--source" | "--src" => {
+            let (a, sp) = header_addr(cur, spec, invert, w, spec.ip.src.is_some())?;
+            spec.ip.src = Some(a);
+            spec.spelling.src = sp;
+        }
+        "-d" | "--destination" | "--dst" => {
+            let (a, sp) = header_addr(cur, spec, invert, w, spec.ip.dst.is_some())?;
+            spec.ip.dst = Some(a);
+            spec.spelling.dst = sp;
+        }
+        "-i" | "--in-interface" => {
+            once(cur, w, spec.ip.in_iface.is_some())?;
+            spec.ip.in_iface = Some(header_iface(cur, spec, invert)?);
+        }
+        "-o" | "--out-interface" => {
+            once(cur, w, spec.ip.out_iface.is_some())?;
+            spec.ip.out_iface = Some(header_iface(cur, spec, invert)?);
+        }
+        "-p" | "--protocol" => {
+            once(cur, w, spec.ip.proto.is_some())?;
+            spec.ip.proto = Some(header_proto(cur, spec, invert)?);
+        }
+        "-f" | "--fragment" | "--fragments" => {
+            once(cur, w, spec.ip.fragment.is_some())?;
+            spec.ip.fragment = Some(invert);
+        }
+        "-m" | "--match" => {
+            no_bang(cur, w, invert)?;
+            let name = cur.value("a match name")?;
+            let m = match_module(cur, name)?;
+            spec.matches.push(m);
+        }
+        "-j" | "--jump" | "-g" | "--goto" => {
+            no_bang(cur, w, invert)?;
+            once(cur, w, !matches!(spec.target, Target::None))?;
+            let goto = w.as_str().starts_with("-g") || w.is("--goto");
+            target(cur, spec, goto, chains)?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// iptables: "multiple -s flags not allowed".
+fn once(cur: &Cursor<'_, '_>, w: &Word<'_>, seen: bool) -> Result<(), ParseError> {
+    if seen {
+        return Err(cur.err(w, format!("{} only once per rule", w.as_str())));
+    }
+    Ok(())
+}
+
+/// `!` is not allowed before `-m`, `-j`, `-g`.
+fn no_bang(cur: &Cursor<'_, '_>, w: &Word<'_>, invert: bool) -> Result<(), ParseError> {
+    if invert {
+        return Err(cur.err(
+            w,
+            format!(
+                "an option that can be inverted (no ! before {})",
+                w.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The old `-s ! addr` form (iptables 1.3, early 1.4): `!` after the option.
+fn late_bang(cur: &mut Cursor<'_, '_>, spec: &mut Spec, invert: bool) -> Result<bool, ParseError> {
+    let start = cur.pos;
+    if !cur.bang() {
+        return Ok(invert);
+    }
+    if invert {
+        return Err(cur.err(&cur.words[start], "a value (only one !)"));
+    }
+    spec.spelling.bang_after_option = true;
+    Ok(true)
+}
+
+/// `[!] -s addr[/mask]`
+fn header_addr(
+    cur: &mut Cursor<'_, '_>,
+    spec: &mut Spec,
+    invert: bool,
+    opt: &Word<'_>,
+    seen: bool,
+) -> Result<(Neg<AddrMask>, AddrSpelling), ParseError> {
+    once(cur, opt, seen)?;
+    let invert = late_bang(cur, spec, invert)?;
+    let w = cur.value("an IPv4 address")?;
+    let (value, spelling) = lex::parse_addr_mask(w.as_str())
+        .ok_or_else(|| cur.err(w, "an IPv4 address[/prefix-length or /dotted-mask]"))?;
+    Ok((Neg { invert, value }, spelling))
+}
+
+/// Longest interface name (`IFNAMSIZ` - 1).
+const MAX_IFNAME: usize = 15;
+
+/// `[!] -i name[+]`
+fn header_iface(
+    cur: &mut Cursor<'_, '_>,
+    spec: &mut Spec,
+    invert: bool,
+) -> Result<Neg<IfaceMatch>, ParseError> {
+    let invert = late_bang(cur, spec, invert)?;
+    let w = cur.value("an interface name")?;
+    let name = w.as_str();
+    if name.is_empty() || name.len() > MAX_IFNAME || name.contains(char::is_whitespace) {
+        return Err(cur.err(w, "an interface name of 1 to 15 characters"));
+    }
+    Ok(Neg {
+        invert,
+        value: IfaceMatch {
+            name: name.to_string(),
+        },
+    })
+}
+
+/// `[!] -p name|number`
+fn header_proto(
+    cur: &mut Cursor<'_, '_>,
+    spec: &mut Spec,
+    invert: bool,
+) -> Result<Neg<Protocol>, ParseError> {
+    let invert = late_bang(cur, spec, invert)?;
+    let w = cur.value("a protocol")?;
+    let number = lex::parse_protocol(w.as_str())
+        .ok_or_else(|| cur.err(w, "a protocol name or number (tcp, udp, icmp, gre, 47, …)"))?;
+    Ok(Neg {
+        invert,
+        value: Protocol {
+            number,
+            spelling: w.as_str().to_string(),
+        },
+    })
+}
+
+/// `-p tcp --dport 22` without `-m tcp`: iptables-restore loads the protocol's
+/// match on its first unknown option (`load_proto` in xshared.c), once per rule.
+fn implicit_match(cur: &mut Cursor<'_, '_>, spec: &Spec) -> Result<Option<Match>, ParseError> {
+    let Some(proto) = spec.ip.proto.as_ref().filter(|p| !p.invert) else {
+        return Ok(None);
+    };
+    let module = match proto.value.number {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        _ => return Ok(None),
+    };
+    if spec.matches.iter().any(|m| m.module == module) {
+        return Ok(None);
+    }
+    let save = cur.pos;
+    cur.bang();
+    let opt = cur.peek().map(|w| w.as_str()).unwrap_or("");
+    cur.pos = save;
+    let known = match module {
+        "icmp" => opt == "--icmp-type",
+        "udp" => PORT_OPTIONS.contains(&opt),
+        _ => PORT_OPTIONS.contains(&opt) || TCP_OPTIONS.contains(&opt),
+    };
+    if !known {
+        return Ok(None);
+    }
+    let kind = typed_match(cur, module)?.unwrap_or(MatchKind::Other(Vec::new()));
+    Ok(Some(Match {
+        module: module.to_string(),
+        kind,
+        implicit: true,
+    }))
+}
+
+/// Port options of tcp and udp.
+const PORT_OPTIONS: &[&str] = &["--sport", "--source-port", "--dport", "--destination-port"];
+/// Options only tcp has.
+const TCP_OPTIONS: &[&str] = &["--tcp-flags", "--syn", "--tcp-option"];
+
+// ---------------------------------------------------------------------------
+// Matches
+
+/// `-m name options…`: a typed match, or the words kept verbatim.
+fn match_module(cur: &mut Cursor<'_, '_>, name: &Word<'_>) -> Result<Match, ParseError> {
+    let module = name.as_str();
+    if module.is_empty() || module.starts_with('-') {
+        return Err(cur.err(name, "a match name"));
+    }
+    let kind = match typed_match(cur, module)? {
+        Some(kind) => kind,
+        None => MatchKind::Other(other_words(cur)),
+    };
+    Ok(Match {
+        module: module.to_string(),
+        kind,
+        implicit: false,
+    })
+}
+
+/// Words up to the next rule-level option, unquoted, `!` included.
+fn other_words(cur: &mut Cursor<'_, '_>) -> Vec<String> {
+    let mut words = Vec::new();
+    while !cur.at_boundary() {
+        if let Some(w) = cur.bump() {
+            words.push(w.as_str().to_string());
+        }
+    }
+    words
+}
+
+/// Parses the options of a module nftrace types; `None` for other modules.
+fn typed_match(cur: &mut Cursor<'_, '_>, module: &str) -> Result<Option<MatchKind>, ParseError> {
+    let kind = match module {
+        "tcp" => MatchKind::Tcp(tcp_match(cur)?),
+        "udp" => MatchKind::Udp(udp_match(cur)?),
+        "icmp" => MatchKind::Icmp(icmp_match(cur)?),
+        "multiport" => MatchKind::Multiport(multiport_match(cur)?),
+        "iprange" => MatchKind::Iprange(iprange_match(cur)?),
+        "mark" => MatchKind::Mark(mark_match(cur)?),
+        "connmark" => MatchKind::Connmark(mark_match(cur)?),
+        "conntrack" => MatchKind::Conntrack(conntrack_match(cur)?),
+        "state" => MatchKind::State(state_match(cur)?),
+        "comment" => MatchKind::Comment(comment_match(cur)?),
+        "addrtype" => MatchKind::Addrtype(addrtype_match(cur)?),
+        "length" => MatchKind::Length(single(cur, "--length", length_value)?),
+        "pkttype" => MatchKind::Pkttype(single(cur, "--pkt-type", pkttype_value)?),
+        "ttl" => MatchKind::Ttl(ttl_match(cur)?),
+        "tos" => MatchKind::Tos(single(cur, "--tos", tos_value)?),
+        "dscp" => MatchKind::Dscp(dscp_match(cur)?),
+        "mac" => MatchKind::Mac(single(cur, "--mac-source", mac_value)?),
+        "statistic" => MatchKind::Statistic(statistic_match(cur)?),
+        "set" => set_match(cur)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(kind))
+}
+
+/// One option as a match sees it: `[!] --name`, with `!` also accepted after it.
+struct Opt<'w, 'a> {
+    invert: bool,
+    word: &'w Word<'a>,
+}
+
+/// Walks a match's options; `handle` returns `Ok(false)` for an option it does
+/// not know, which ends the match there (the rule parser then reports it or
+/// starts an implicit match with it).
+fn options<'w, 'a>(
+    cur: &mut Cursor<'w, 'a>,
+    mut handle: impl FnMut(&mut Cursor<'w, 'a>, Opt<'w, 'a>) -> Result<bool, ParseError>,
+) -> Result<(), ParseError> {
+    while !cur.at_boundary() {
+        let start = cur.pos;
+        let invert = cur.bang();
+        let Some(word) = cur.bump() else { break };
+        let invert = invert | cur.bang();
+        if word.quoted || !handle(cur, Opt { invert, word })? {
+            cur.pos = start;
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// An option given twice in one match.
+fn dup(cur: &Cursor<'_, '_>, w: &Word<'_>) -> ParseError {
+    cur.err(w, format!("{} only once in this match", w.as_str()))
+}
+
+/// Stores `value` in `slot`, refusing a second one.
+fn set_once<T>(
+    cur: &Cursor<'_, '_>,
+    w: &Word<'_>,
+    slot: &mut Option<T>,
+    value: T,
+) -> Result<(), ParseError> {
+    if slot.is_some() {
+        return Err(dup(cur, w));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// A match with exactly one option `name value`, e.g. `-m length --length 0:100`.
+fn single<T>(
+    cur: &mut Cursor<'_, '_>,
+    name: &str,
+    parse: fn(&mut Cursor<'_, '_>) -> Result<T, ParseError>,
+) -> Result<Neg<T>, ParseError> {
+    let mut out = None;
+    let at = cur.pos;
+    options(cur, |cur, o| {
+        if !o.word.is(name) {
+            return Ok(false);
+        }
+        let value = parse(cur)?;
+        set_once(
+            cur,
+            o.word,
+            &mut out,
+            Neg {
+                invert: o.invert,
+                value,
+            },
+        )?;
+        Ok(true)
+    })?;
+    out.ok_or_else(|| match cur.words.get(at) {
+        Some(w) => cur.err(w, name.to_string()),
+        None => cur.ctx.err_end(name.to_string()),
+    })
+}
+
+/// A port range value `a[:b]`.
+fn port_range_value(cur: &mut Cursor<'_, '_>) -> Result<PortRange, ParseError> {
+    let w = cur.value("a port or port range")?;
+    lex::parse_port_range(w.as_str(), ':').ok_or_else(|| {
+        cur.err(
+            w,
+            "a port or range a:b (numbers 0-65535 or known service names)",
+        )
+    })
+}
+
+/// `-m tcp`: `--sport`, `--dport`, `--tcp-flags`, `--syn`, `--tcp-option`.
+fn tcp_match(cur: &mut Cursor<'_, '_>) -> Result<TcpMatch, ParseError> {
+    let mut m = TcpMatch::default();
+    options(cur, |cur, o| {
+        if port_option(cur, &o, &mut m.sport, &mut m.dport)? {
+            return Ok(true);
+        }
+        match o.word.as_str() {
+            "--tcp-flags" => {
+                let mask = tcp_flags_value(cur)?;
+                let comp = tcp_flags_value(cur)?;
+                set_once(
+                    cur,
+                    o.word,
+                    &mut m.flags,
+                    Neg {
+                        invert: o.invert,
+                        value: (mask, comp),
+                    },
+                )?;
+            }
+            "--syn" => set_once(
+                cur,
+                o.word,
+                &mut m.flags,
+                Neg {
+                    invert: o.invert,
+                    value: (0x17, 0x02),
+                },
+            )?,
+            "--tcp-option" => {
+                let w = cur.value("a TCP option number")?;
+                let v = lex::parse_u8(w.as_str())
+                    .ok_or_else(|| cur.err(w, "a TCP option number 0-255"))?;
+                set_once(
+                    cur,
+                    o.word,
+                    &mut m.option,
+                    Neg {
+                        invert: o.invert,
+                        value: v,
+                    },
+                )?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok(m)
+}
+
+/// `[!] --sport|--dport a[:b]` of tcp and udp; `Ok(false)` for other options.
+fn port_option(
+    cur: &mut Cursor<'_, '_>,
+    o: &Opt<'_, '_>,
+    sport: &mut Option<Neg<PortRange>>,
+    dport: &mut Option<Neg<PortRange>>,
+) -> Result<bool, ParseError> {
+    let slot = match o.word.as_str() {
+        "--sport" | "--source-port" => sport,
+        "--dport" | "--destination-port" => dport,
+        _ => return Ok(false),
+    };
+    let value = port_range_value(cur)?;
+    set_once(
+        cur,
+        o.word,
+        slot,
+        Neg {
+            invert: o.invert,
+            value,
+        },
+    )?;
+    Ok(true)
+}
+
+/// TCP flag names in header order (`tcp_flag_names` in libxt_tcp.c).
+pub const TCP_FLAGS: &[(&str, TcpFlagBits)] = &[
+    ("FIN", 0x01),
+    ("SYN", 0x02),
+    ("RST", 0x04),
+    ("PSH", 0x08),
+    ("ACK", 0x10),
+    ("URG", 0x20),
+    ("ALL", 0x3f),
+    ("NONE", 0),
+];
+
+/// `FLAG[,FLAG…]`
+fn tcp_flags_value(cur: &mut Cursor<'_, '_>) -> Result<TcpFlagBits, ParseError> {
+    let w = cur.value("TCP flags such as SYN,ACK")?;
+    let mut bits = 0;
+    for name in w.as_str().split(',') {
+        let flag = TCP_FLAGS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| cur.err(w, "TCP flags from FIN,SYN,RST,PSH,ACK,URG,ALL,NONE"))?;
+        bits |= flag.1;
+    }
+    Ok(bits)
+}
+
+/// `-m udp`: `--sport`, `--dport`.
+fn udp_match(cur: &mut Cursor<'_, '_>) -> Result<UdpMatch, ParseError> {
+    let mut m = UdpMatch::default();
+    options(cur, |cur, o| {
+        port_option(cur, &o, &mut m.sport, &mut m.dport)
+    })?;
+    Ok(m)
+}
+
+/// `-m icmp [!] --icmp-type type[/code]|name|any`
+fn icmp_match(cur: &mut Cursor<'_, '_>) -> Result<IcmpMatch, ParseError> {
+    let neg = single(cur, "--icmp-type", |cur| {
+        let w = cur.value("an ICMP type")?;
+        lex::parse_icmp_type(w.as_str()).ok_or_else(|| {
+            cur.err(
+                w,
+                "an ICMP type: number[/code], a name such as echo-request, or any",
+            )
+        })
+    })?;
+    let (icmp_type, code_min, code_max) = neg.value;
+    Ok(IcmpMatch {
+        invert: neg.invert,
+        icmp_type,
+        code_min,
+        code_max,
+    })
+}
+
+/// Most ports/ranges `-m multiport` takes (`XT_MULTI_PORTS`).
+const MULTIPORT_MAX: usize = 15;
+
+/// `-m multiport [!] --dports|--sports|--ports p[,p|,a:b…]`
+fn multiport_match(cur: &mut Cursor<'_, '_>) -> Result<MultiportMatch, ParseError> {
+    let mut out = None;
+    options(cur, |cur, o| {
+        let dir = match o.word.as_str() {
+            "--sports" | "--source-ports" => MultiportDir::Source,
+            "--dports" | "--destination-ports" => MultiportDir::Destination,
+            "--ports" => MultiportDir::Either,
+            _ => return Ok(false),
+        };
+        let ports = port_list(cur)?;
+        let m = MultiportMatch {
+            invert: o.invert,
+            dir,
+            ports,
+        };
+        set_once(cur, o.word, &mut out, m)?;
+        Ok(true)
+    })?;
+    out.ok_or_else(|| missing(cur, "--dports, --sports or --ports"))
+}
+
+/// The error for a match without its required option.
+fn missing(cur: &Cursor<'_, '_>, expected: &str) -> ParseError {
+    match cur.peek() {
+        Some(w) => cur.err(w, expected.to_string()),
+        None => cur.ctx.err_end(expected.to_string()),
+    }
+}
+
+/// `p[,p…]` with ranges `a:b`, at most 15 entries.
+fn port_list(cur: &mut Cursor<'_, '_>) -> Result<Vec<PortRange>, ParseError> {
+    let w = cur.value("a port list")?;
+    let ports: Option<Vec<PortRange>> = w
+        .as_str()
+        .split(',')
+        .map(|p| lex::parse_port_range(p, ':'))
+        .collect();
+    match ports {
+        Some(p) if p.len() <= MULTIPORT_MAX => Ok(p),
+        _ => Err(cur.err(
+            w,
+            "a list of at most 15 ports or ranges a:b, separated by commas",
+        )),
+    }
+}
+
+/// `-m iprange [!] --src-range a-b [!] --dst-range a-b`
+fn iprange_match(cur: &mut Cursor<'_, '_>) -> Result<IprangeMatch, ParseError> {
+    let mut m = IprangeMatch::default();
+    options(cur, |cur, o| {
+        let slot = match o.word.as_str() {
+            "--src-range" => &mut m.src,
+            "--dst-range" => &mut m.dst,
+            _ => return Ok(false),
+        };
+        let w = cur.value("an address range")?;
+        let r = lex::parse_ipv4_range(w.as_str())
+            .ok_or_else(|| cur.err(w, "an IPv4 address range a-b"))?;
+        set_once(
+            cur,
+            o.word,
+            slot,
+            Neg {
+                invert: o.invert,
+                value: r,
+            },
+        )?;
+        Ok(true)
+    })?;
+    Ok(m)
+}
+
+/// `-m mark|connmark [!] --mark value[/mask]`
+fn mark_match(cur: &mut Cursor<'_, '_>) -> Result<MarkMatch, ParseError> {
+    let neg = single(cur, "--mark", |cur| {
+        let w = cur.value("a mark value[/mask]")?;
+        lex::parse_value_mask(w.as_str())
+            .ok_or_else(|| cur.err(w, "a mark value[/mask], e.g. 0x4000/0x4000"))
+    })?;
+    let (value, mask) = neg.value;
+    Ok(MarkMatch {
+        invert: neg.invert,
+        value,
+        mask: mask.unwrap_or(u32::MAX),
+    })
+}
+
+/// `--state`/`--ctstate` names.
+fn ct_states(cur: &mut Cursor<'_, '_>, allow_nat: bool) -> Result<CtStateSet, ParseError> {
+    let w = cur.value("conntrack states")?;
+    let mut set = CtStateSet::default();
+    for name in w.as_str().split(',') {
+        let bit = match name {
+            "INVALID" => &mut set.invalid,
+            "NEW" => &mut set.new,
+            "ESTABLISHED" => &mut set.established,
+            "RELATED" => &mut set.related,
+            "UNTRACKED" => &mut set.untracked,
+            "SNAT" if allow_nat => &mut set.snat,
+            "DNAT" if allow_nat => &mut set.dnat,
+            _ => {
+                let names = if allow_nat {
+                    "INVALID, NEW, ESTABLISHED, RELATED, UNTRACKED, SNAT, DNAT"
+                } else {
+                    "INVALID, NEW, ESTABLISHED, RELATED, UNTRACKED"
+                };
+                return Err(cur.err(w, format!("states from {names}, separated by commas")));
+            }
+        };
+        *bit = true;
+        set.names.push(name.to_string());
+    }
+    Ok(set)
+}
+
+/// `-m state [!] --state S[,S…]`
+fn state_match(cur: &mut Cursor<'_, '_>) -> Result<Neg<CtStateSet>, ParseError> {
+    single(cur, "--state", |cur| ct_states(cur, false))
+}
+
+/// `-m conntrack`: each `[!] --ct… value` is one condition, in written order.
+fn conntrack_match(cur: &mut Cursor<'_, '_>) -> Result<Vec<Neg<CtCondition>>, ParseError> {
+    let mut conds = Vec::new();
+    options(cur, |cur, o| {
+        let Some(value) = ct_condition(cur, o.word.as_str())? else {
+            return Ok(false);
+        };
+        conds.push(Neg {
+            invert: o.invert,
+            value,
+        });
+        Ok(true)
+    })?;
+    if conds.is_empty() {
+        return Err(missing(cur, "a conntrack option such as --ctstate"));
+    }
+    Ok(conds)
+}
+
+/// The value of one conntrack option; `None` when `opt` is not one.
+fn ct_condition(cur: &mut Cursor<'_, '_>, opt: &str) -> Result<Option<CtCondition>, ParseError> {
+    let c = match opt {
+        "--ctstate" => CtCondition::State(ct_states(cur, true)?),
+        "--ctstatus" => CtCondition::Status(ct_status(cur)?),
+        "--ctproto" => {
+            let w = cur.value("a protocol")?;
+            lex::parse_protocol(w.as_str())
+                .ok_or_else(|| cur.err(w, "a protocol name or number"))?;
+            CtCondition::Proto(w.as_str().to_string())
+        }
+        "--ctorigsrc" => CtCondition::OrigSrc(ct_addr(cur)?),
+        "--ctorigdst" => CtCondition::OrigDst(ct_addr(cur)?),
+        "--ctreplsrc" => CtCondition::ReplSrc(ct_addr(cur)?),
+        "--ctrepldst" => CtCondition::ReplDst(ct_addr(cur)?),
+        "--ctorigsrcport" => CtCondition::OrigSrcPort(port_range_value(cur)?),
+        "--ctorigdstport" => CtCondition::OrigDstPort(port_range_value(cur)?),
+        "--ctreplsrcport" => CtCondition::ReplSrcPort(port_range_value(cur)?),
+        "--ctrepldstport" => CtCondition::ReplDstPort(port_range_value(cur)?),
+        "--ctdir" => {
+            let w = cur.value("ORIGINAL or REPLY")?;
+            match w.as_str() {
+                "ORIGINAL" => CtCondition::DirOriginal(true),
+                "REPLY" => CtCondition::DirOriginal(false),
+                _ => return Err(cur.err(w, "ORIGINAL or REPLY")),
+            }
+        }
+        "--ctexpire" => {
+            let w = cur.value("seconds[:seconds]")?;
+            let ok = w.as_str().split(':').all(|p| lex::parse_u32(p).is_some());
+            if !ok || w.as_str().split(':').count() > 2 {
+                return Err(cur.err(w, "a time in seconds or a range a:b"));
+            }
+            CtCondition::Expire(w.as_str().to_string())
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(c))
+}
+
+/// `--ctstatus NONE|EXPECTED|SEEN_REPLY|ASSURED|CONFIRMED[,…]`
+fn ct_status(cur: &mut Cursor<'_, '_>) -> Result<Vec<String>, ParseError> {
+    let w = cur.value("conntrack status names")?;
+    let known = ["NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"];
+    if !w.as_str().split(',').all(|n| known.contains(&n)) {
+        return Err(cur.err(
+            w,
+            "status names from NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED",
+        ));
+    }
+    Ok(w.as_str().split(',').map(str::to_string).collect())
+}
+
+/// An address of a conntrack tuple option.
+fn ct_addr(cur: &mut Cursor<'_, '_>) -> Result<AddrMask, ParseError> {
+    let w = cur.value("an IPv4 address")?;
+    lex::parse_addr_mask(w.as_str())
+        .map(|(a, _)| a)
+        .ok_or_else(|| cur.err(w, "an IPv4 address[/mask]"))
+}
+
+/// `-m comment --comment TEXT`
+fn comment_match(cur: &mut Cursor<'_, '_>) -> Result<String, ParseError> {
+    let neg = single(cur, "--comment", |cur| {
+        Ok(cur.value("a comment")?.as_str().to_string())
+    })?;
+    Ok(neg.value)
+}
+
+/// `-m addrtype [!] --src-type T[,T] [!] --dst-type T [--limit-iface-in|out]`
+fn addrtype_match(cur: &mut Cursor<'_, '_>) -> Result<AddrtypeMatch, ParseError> {
+    let mut m = AddrtypeMatch::default();
+    options(cur, |cur, o| {
+        match o.word.as_str() {
+            "--src-type" => {
+                let v = addr_types(cur)?;
+                set_once(
+                    cur,
+                    o.word,
+                    &mut m.src_type,
+                    Neg {
+                        invert: o.invert,
+                        value: v,
+                    },
+                )?;
+            }
+            "--dst-type" => {
+                let v = addr_types(cur)?;
+                set_once(
+                    cur,
+                    o.word,
+                    &mut m.dst_type,
+                    Neg {
+                        invert: o.invert,
+                        value: v,
+                    },
+                )?;
+            }
+            "--limit-iface-in" => m.limit_iface_in = true,
+            "--limit-iface-out" => m.limit_iface_out = true,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok(m)
+}
+
+/// Route types of `-m addrtype` (`rtn_names` in libxt_addrtype.c).
+const ADDR_TYPES: &[&str] = &[
+    "UNSPEC",
+    "UNICAST",
+    "LOCAL",
+    "BROADCAST",
+    "ANYCAST",
+    "MULTICAST",
+    "BLACKHOLE",
+    "UNREACHABLE",
+    "PROHIBIT",
+    "THROW",
+    "NAT",
+    "XRESOLVE",
+];
+
+/// `TYPE[,TYPE…]`
+fn addr_types(cur: &mut Cursor<'_, '_>) -> Result<Vec<String>, ParseError> {
+    let w = cur.value("address types such as LOCAL")?;
+    let names: Vec<String> = w.as_str().split(',').map(str::to_string).collect();
+    if !names
+        .iter()
+        .all(|n| ADDR_TYPES.iter().any(|t| t.eq_ignore_ascii_case(n)))
+    {
+        return Err(cur.err(w, "address types from UNICAST, LOCAL, BROADCAST, ANYCAST, MULTICAST, BLACKHOLE, UNREACHABLE, PROHIBIT, THROW, NAT, XRESOLVE, UNSPEC"));
+    }
+    Ok(names)
+}
+
+/// `--length a[:b]`
+fn length_value(cur: &mut Cursor<'_, '_>) -> Result<PortRange, ParseError> {
+    let w = cur.value("a length or range")?;
+    lex::parse_port_range(w.as_str(), ':')
+        .ok_or_else(|| cur.err(w, "a length or range a:b (0-65535)"))
+}
+
+/// `--pkt-type unicast|broadcast|multicast|host|otherhost|outgoing|loopback`
+fn pkttype_value(cur: &mut Cursor<'_, '_>) -> Result<String, ParseError> {
+    let w = cur.value("a packet type")?;
+    let known = [
+        "unicast",
+        "broadcast",
+        "multicast",
+        "host",
+        "otherhost",
+        "outgoing",
+        "loopback",
+    ];
+    if !known.contains(&w.as_str()) {
+        return Err(cur.err(
+            w,
+            "a packet type: unicast, broadcast, multicast, host, otherhost, outgoing, loopback",
+        ));
+    }
+    Ok(w.as_str().to_string())
+}
+
+/// `-m ttl [!] --ttl-eq|--ttl-lt|--ttl-gt N`
+fn ttl_match(cur: &mut Cursor<'_, '_>) -> Result<Neg<(TtlOp, u8)>, ParseError> {
+    let mut out = None;
+    options(cur, |cur, o| {
+        let op = match o.word.as_str() {
+            "--ttl-eq" => TtlOp::Eq,
+            "--ttl-lt" => TtlOp::Lt,
+            "--ttl-gt" => TtlOp::Gt,
+            _ => return Ok(false),
+        };
+        let w = cur.value("a TTL")?;
+        let v = lex::parse_u8(w.as_str()).ok_or_else(|| cur.err(w, "a TTL 0-255"))?;
+        set_once(
+            cur,
+            o.word,
+            &mut out,
+            Neg {
+                invert: o.invert,
+                value: (op, v),
+            },
+        )?;
+        Ok(true)
+    })?;
+    out.ok_or_else(|| missing(cur, "--ttl-eq, --ttl-lt or --ttl-gt"))
+}
+
+/// `--tos value[/mask]|name`
+fn tos_value(cur: &mut Cursor<'_, '_>) -> Result<(u8, u8), ParseError> {
+    let w = cur.value("a TOS value")?;
+    lex::parse_tos(w.as_str(), 0xff)
+        .ok_or_else(|| cur.err(w, "a TOS value[/mask] (0-255) or a TOS name"))
+}
+
+/// `-m dscp [!] --dscp N | --dscp-class NAME`
+fn dscp_match(cur: &mut Cursor<'_, '_>) -> Result<Neg<u8>, ParseError> {
+    let mut out = None;
+    options(cur, |cur, o| {
+        let v = match o.word.as_str() {
+            "--dscp" => dscp_number(cur)?,
+            "--dscp-class" => dscp_class(cur)?,
+            _ => return Ok(false),
+        };
+        set_once(
+            cur,
+            o.word,
+            &mut out,
+            Neg {
+                invert: o.invert,
+                value: v,
+            },
+        )?;
+        Ok(true)
+    })?;
+    out.ok_or_else(|| missing(cur, "--dscp or --dscp-class"))
+}
+
+/// A DSCP value 0–63.
+fn dscp_number(cur: &mut Cursor<'_, '_>) -> Result<u8, ParseError> {
+    let w = cur.value("a DSCP value")?;
+    lex::parse_u8(w.as_str())
+        .filter(|v| *v < 64)
+        .ok_or_else(|| cur.err(w, "a DSCP value 0-63 (0x00-0x3f)"))
+}
+
+/// A DSCP class name.
+fn dscp_class(cur: &mut Cursor<'_, '_>) -> Result<u8, ParseError> {
+    let w = cur.value("a DSCP class")?;
+    lex::parse_dscp_class(w.as_str())
+        .ok_or_else(|| cur.err(w, "a DSCP class such as EF, AF41, CS1"))
+}
+
+/// `--mac-source XX:XX:XX:XX:XX:XX`
+fn mac_value(cur: &mut Cursor<'_, '_>) -> Result<[u8; 6], ParseError> {
+    let w = cur.value("a MAC address")?;
+    lex::parse_mac(w.as_str()).ok_or_else(|| cur.err(w, "a MAC address XX:XX:XX:XX:XX:XX"))
+}
+
+/// `-m statistic --mode random [!] --probability P | --mode nth [!] --every N [--packet P]`
+fn statistic_match(cur: &mut Cursor<'_, '_>) -> Result<Neg<StatisticMode>, ParseError> {
+    let (mut mode, mut prob, mut every, mut packet, mut invert) = (None, None, None, None, false);
+    options(cur, |cur, o| {
+        invert |= o.invert;
+        let w = cur.value("a value")?;
+        match o.word.as_str() {
+            "--mode" if matches!(w.as_str(), "random" | "nth") => mode = Some(w),
+            "--mode" => return Err(cur.err(w, "random or nth")),
+            "--probability" => {
+                let p: f64 = w
+                    .as_str()
+                    .parse()
+                    .ok()
+                    .filter(|p| (0.0..=1.0).contains(p))
+                    .ok_or_else(|| cur.err(w, "a probability between 0 and 1"))?;
+                prob = Some((p, w.as_str().to_string()));
+            }
+            "--every" => {
+                every = Some(
+                    lex::parse_u32(w.as_str())
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| cur.err(w, "a number above 0"))?,
+                )
+            }
+            "--packet" => {
+                packet = Some(lex::parse_u32(w.as_str()).ok_or_else(|| cur.err(w, "a number"))?)
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let value = match (mode.map(|w| w.as_str()), prob, every) {
+        (Some("random"), Some((probability, text)), _) => {
+            StatisticMode::Random { probability, text }
+        }
+        (Some("nth"), _, Some(every)) => StatisticMode::Nth {
+            every,
+            packet: packet.unwrap_or(0),
+        },
+        (Some("random"), _, _) => return Err(missing(cur, "--probability P")),
+        (Some(_), _, _) => return Err(missing(cur, "--every N")),
+        (None, _, _) => return Err(missing(cur, "--mode random or --mode nth")),
+    };
+    Ok(Neg { invert, value })
+}
+
+/// `-m set [!] --match-set NAME dir[,dir…] [flags…]`
+fn set_match(cur: &mut Cursor<'_, '_>) -> Result<MatchKind, ParseError> {
+    let start = cur.pos;
+    let invert = cur.bang();
+    let opt = cur.value("--match-set")?;
+    let invert = invert | cur.bang();
+    if !(opt.is("--match-set") || opt.is("--set")) {
+        cur.pos = start;
+        return Err(missing(cur, "--match-set NAME src|dst[,…]"));
+    }
+    let name = cur.value("a set name")?.as_str().to_string();
+    let dirs = cur.value("src or dst flags")?;
+    if !dirs.as_str().split(',').all(|d| d == "src" || d == "dst") {
+        return Err(cur.err(dirs, "src or dst, separated by commas (e.g. src,dst)"));
+    }
+    let dirs = dirs.as_str().split(',').map(str::to_string).collect();
+    let rest = other_words(cur);
+    Ok(MatchKind::Set {
+        invert,
+        name,
+        dirs,
+        rest,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Targets
+
+/// `-j NAME [options…]` or `-g CHAIN`: target options run to the end of the line.
+fn target(
+    cur: &mut Cursor<'_, '_>,
+    spec: &mut Spec,
+    goto: bool,
+    chains: &HashMap<String, usize>,
+) -> Result<(), ParseError> {
+    let name_word = cur.value(if goto {
+        "a chain name"
+    } else {
+        "a target or chain name"
+    })?;
+    let name = name_word.as_str();
+    let mut args = Cursor {
+        words: &cur.words[cur.pos..],
+        pos: 0,
+        ctx: cur.ctx,
+    };
+    cur.pos = cur.words.len();
+    if name.is_empty() || name.starts_with('-') || name.starts_with('!') {
+        return Err(cur.err(name_word, "a target or chain name"));
+    }
+    spec.target = if goto || chains.contains_key(name) {
+        spec.unresolved = Some(name_word.start);
+        no_args(&args, name)?;
+        if goto {
+            Target::Goto(name.to_string())
+        } else {
+            Target::Jump(name.to_string())
+        }
+    } else if let Some(t) = typed_target(&mut args, name)? {
+        if let Some(extra) = args.peek() {
+            return Err(args.err(extra, format!("an option of -j {name}")));
+        }
+        t
+    } else if args.words.is_empty() {
+        spec.unresolved = Some(name_word.start);
+        Target::Jump(name.to_string())
+    } else {
+        let args = args.words.iter().map(|w| w.as_str().to_string()).collect();
+        Target::Other {
+            name: name.to_string(),
+            args,
+        }
+    };
+    Ok(())
+}
+
+/// Standard targets and jumps take no options.
+fn no_args(args: &Cursor<'_, '_>, name: &str) -> Result<(), ParseError> {
+    match args.peek() {
+        Some(w) => Err(args.err(w, format!("end of line ({name} takes no options)"))),
+        None => Ok(()),
+    }
+}
+
+/// Targets nftrace types; `None` for other names (chains or untyped extensions).
+fn typed_target(args: &mut Cursor<'_, '_>, name: &str) -> Result<Option<Target>, ParseError> {
+    let t = match name {
+        "ACCEPT" | "DROP" | "RETURN" | "QUEUE" | "TRACE" | "NOTRACK" => {
+            no_args(args, name)?;
+            match name {
+                "ACCEPT" => Target::Accept,
+                "DROP" => Target::Drop,
+                "RETURN" => Target::Return,
+                "QUEUE" => Target::Queue,
+                "TRACE" => Target::Trace,
+                _ => Target::Notrack,
+            }
+        }
+        "REJECT" => reject_target(args)?,
+        "LOG" => Target::Log(rest_words(args)),
+        "NFLOG" => Target::Nflog(rest_words(args)),
+        "NFQUEUE" => {
+            let words = rest_words(args);
+            let bypass = words.iter().any(|w| w == "--queue-bypass");
+            Target::Nfqueue {
+                bypass,
+                args: words,
+            }
+        }
+        "MARK" => Target::Mark(mark_target(args, false)?),
+        "CONNMARK" => Target::Connmark(connmark_target(args)?),
+        "SNAT" | "DNAT" => nat_target(args, name == "SNAT")?,
+        "MASQUERADE" | "REDIRECT" => ports_target(args, name == "MASQUERADE")?,
+        "NETMAP" => netmap_target(args)?,
+        "CT" => {
+            let words = rest_words(args);
+            let notrack = words.iter().any(|w| w == "--notrack");
+            Target::Ct {
+                notrack,
+                args: words,
+            }
+        }
+        "TTL" => Target::Ttl(ttl_target(args)?),
+        "TOS" => tos_target(args)?,
+        "DSCP" => dscp_target(args)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(t))
+}
+
+/// All remaining words, unquoted.
+fn rest_words(args: &mut Cursor<'_, '_>) -> Vec<String> {
+    let words = args.words[args.pos..]
+        .iter()
+        .map(|w| w.as_str().to_string())
+        .collect();
+    args.pos = args.words.len();
+    words
+}
+
+/// The next word as a target option name (no `!` in targets).
+fn target_opt<'w, 'a>(args: &mut Cursor<'w, 'a>) -> Option<&'w Word<'a>> {
+    args.bump()
+}
+
+/// `REJECT [--reject-with TYPE]` (`ipt_REJECT.c`; default icmp-port-unreachable).
+fn reject_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
+    let mut with = None;
+    while let Some(opt) = target_opt(args) {
+        if !opt.is("--reject-with") {
+            return Err(args.err(opt, "--reject-with"));
+        }
+        let w = args.value("an ICMP error type or tcp-reset")?;
+        if !REJECT_TYPES.contains(&w.as_str()) {
+            return Err(args.err(
+                w,
+                "a reject type such as icmp-port-unreachable, icmp-host-prohibited or tcp-reset",
+            ));
+        }
+        set_once(args, opt, &mut with, w.as_str().to_string())?;
+    }
+    let name = with.unwrap_or_else(|| "icmp-port-unreachable".to_string());
+    Ok(Target::Reject(RejectWith { name }))
+}
+
+/// `--reject-with` names and aliases (`reject_table` in libipt_REJECT.c).
+const REJECT_TYPES: &[&str] = &[
+    "icmp-net-unreachable",
+    "net-unreach",
+    "icmp-host-unreachable",
+    "host-unreach",
+    "icmp-proto-unreachable",
+    "proto-unreach",
+    "icmp-port-unreachable",
+    "port-unreach",
+    "icmp-net-prohibited",
+    "net-prohib",
+    "icmp-host-prohibited",
+    "host-prohib",
+    "icmp-admin-prohibited",
+    "admin-prohib",
+    "tcp-reset",
+    "tcp-rst",
+    "icmp-echo-reply",
+    "echo-reply",
+];
+
+/// A MARK-style operation with the encodings of kernel-semantics.md §4
+/// (`mark_tg_parse` in libxt_MARK.c). `connmark` selects CONNMARK's spelling.
+fn mark_op(args: &mut Cursor<'_, '_>, opt: &Word<'_>) -> Result<Option<MarkOp>, ParseError> {
+    let spelling = match opt.as_str() {
+        "--set-xmark" => MarkSpelling::SetXmark,
+        "--set-mark" => MarkSpelling::SetMark,
+        "--and-mark" => MarkSpelling::AndMark,
+        "--or-mark" => MarkSpelling::OrMark,
+        "--xor-mark" => MarkSpelling::XorMark,
+        _ => return Ok(None),
+    };
+    let w = args.value("a mark value")?;
+    let parsed = lex::parse_value_mask(w.as_str());
+    let masked = matches!(spelling, MarkSpelling::SetXmark | MarkSpelling::SetMark);
+    let (v, m) = match parsed {
+        Some((v, m)) if masked || m.is_none() => (v, m),
+        _ if masked => return Err(args.err(w, "a mark value[/mask], e.g. 0x1/0xff")),
+        _ => return Err(args.err(w, "a mark value (no mask), e.g. 0x1")),
+    };
+    let (value, mask) = match spelling {
+        MarkSpelling::SetXmark => (v, m.unwrap_or(u32::MAX)),
+        MarkSpelling::SetMark => (v, m.map_or(u32::MAX, |m| v | m)),
+        MarkSpelling::AndMark => (0, !v),
+        MarkSpelling::OrMark => (v, v),
+        MarkSpelling::XorMark => (v, 0),
+    };
+    Ok(Some(MarkOp {
+        value,
+        mask,
+        spelling,
+    }))
+}
+
+/// `-j MARK --set-xmark v/m | --set-mark v[/m] | --and-mark | --or-mark | --xor-mark`
+fn mark_target(args: &mut Cursor<'_, '_>, _connmark: bool) -> Result<MarkOp, ParseError> {
+    let mut out = None;
+    while let Some(opt) = target_opt(args) {
+        let op = mark_op(args, opt)?.ok_or_else(|| {
+            args.err(
+                opt,
+                "--set-xmark, --set-mark, --and-mark, --or-mark or --xor-mark",
+            )
+        })?;
+        if out.is_some() {
+            return Err(args.err(opt, "one MARK operation per rule"));
+        }
+        out = Some(op);
+    }
+    out.ok_or_else(|| {
+        missing(
+            args,
+            "--set-xmark, --set-mark, --and-mark, --or-mark or --xor-mark",
+        )
+    })
+}
+
+/// `-j CONNMARK`: a set operation, or `--save-mark`/`--restore-mark` with masks
+/// (`connmark_tg_parse` in libxt_CONNMARK.c; nfmask = ctmask = 0xffffffff by default).
+fn connmark_target(args: &mut Cursor<'_, '_>) -> Result<ConnmarkOp, ParseError> {
+    let (mut set, mut mode, mut nfmask, mut ctmask) = (None, None, u32::MAX, u32::MAX);
+    let first = args.pos;
+    while let Some(opt) = target_opt(args) {
+        if let Some(op) = mark_op(args, opt)? {
+            set_once(args, opt, &mut set, op)?;
+            continue;
+        }
+        match opt.as_str() {
+            "--save-mark" | "--restore-mark" => set_once(args, opt, &mut mode, opt.as_str() == "--save-mark")?,
+            "--nfmask" => nfmask = mask_value(args)?,
+            "--ctmask" => ctmask = mask_value(args)?,
+            "--mask" => {
+                nfmask = mask_value(args)?;
+                ctmask = nfmask;
+            }
+            "--left-shift-mark" | "--right-shift-mark" => {
+                let w = args.value("a shift count")?;
+                lex::parse_u32(w.as_str()).filter(|n| *n < 32).ok_or_else(|| args.err(w, "a shift count 0-31"))?;
+            }
+            _ => return Err(args.err(opt, "a CONNMARK option (--set-xmark, --save-mark, --restore-mark, --nfmask, --ctmask, --mask)")),
+        }
+    }
+    let text = args.words[first..]
+        .iter()
+        .map(|w| w.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match (set, mode) {
+        (Some(op), None) => Ok(ConnmarkOp::Set(op)),
+        (None, Some(true)) => Ok(ConnmarkOp::Save {
+            nfmask,
+            ctmask,
+            text,
+        }),
+        (None, Some(false)) => Ok(ConnmarkOp::Restore {
+            nfmask,
+            ctmask,
+            text,
+        }),
+        _ => Err(missing(
+            args,
+            "exactly one of --set-xmark, --save-mark, --restore-mark",
+        )),
+    }
+}
+
+/// A 32-bit mask value.
+fn mask_value(args: &mut Cursor<'_, '_>) -> Result<u32, ParseError> {
+    let w = args.value("a mask")?;
+    lex::parse_u32(w.as_str()).ok_or_else(|| args.err(w, "a 32-bit mask such as 0xff"))
+}
+
+/// `-j SNAT --to-source R… | -j DNAT --to-destination R…` plus flags.
+fn nat_target(args: &mut Cursor<'_, '_>, snat: bool) -> Result<Target, ParseError> {
+    let to = if snat {
+        "--to-source"
+    } else {
+        "--to-destination"
+    };
+    let mut ranges = Vec::new();
+    let mut flags = NatFlags::default();
+    while let Some(opt) = target_opt(args) {
+        match opt.as_str() {
+            o if o == to => {
+                let w = args.value(to)?;
+                let r = nat_range(w.as_str())
+                    .ok_or_else(|| args.err(w, format!("{to} takes [ip[-ip]][:port[-port]]")))?;
+                ranges.push(r);
+            }
+            _ if nat_flag(opt, &mut flags) => {}
+            _ => {
+                return Err(args.err(
+                    opt,
+                    format!("{to}, --random, --random-fully or --persistent"),
+                ))
+            }
+        }
+    }
+    if ranges.is_empty() {
+        return Err(missing(args, to));
+    }
+    Ok(if snat {
+        Target::Snat { ranges, flags }
+    } else {
+        Target::Dnat { ranges, flags }
+    })
+}
+
+/// `--random`, `--random-fully`, `--persistent`.
+fn nat_flag(opt: &Word<'_>, flags: &mut NatFlags) -> bool {
+    match opt.as_str() {
+        "--random" => flags.random = true,
+        "--random-fully" => flags.random_fully = true,
+        "--persistent" => flags.persistent = true,
+        _ => return false,
+    }
+    true
+}
+
+/// `[ip[-ip]][:port[-port]]` (`parse_to` in libipt_DNAT.c).
+pub fn nat_range(s: &str) -> Option<NatRange> {
+    let (ips, ports) = match s.split_once(':') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addrs = if ips.is_empty() {
+        None
+    } else {
+        Some(lex::parse_ipv4_range(ips)?)
+    };
+    let ports = match ports {
+        Some(p) => Some(lex::parse_port_range(p, '-')?),
+        None => None,
+    };
+    (addrs.is_some() || ports.is_some()).then_some(NatRange { addrs, ports })
+}
+
+/// `-j MASQUERADE|REDIRECT [--to-ports a[-b]] [--random] [--random-fully]`
+fn ports_target(args: &mut Cursor<'_, '_>, masquerade: bool) -> Result<Target, ParseError> {
+    let mut ports = None;
+    let mut flags = NatFlags::default();
+    while let Some(opt) = target_opt(args) {
+        match opt.as_str() {
+            "--to-ports" => {
+                let w = args.value("a port or range")?;
+                let r = lex::parse_port_range(w.as_str(), '-')
+                    .ok_or_else(|| args.err(w, "--to-ports takes port[-port]"))?;
+                set_once(args, opt, &mut ports, r)?;
+            }
+            "--persistent" => return Err(args.err(opt, "--to-ports, --random or --random-fully")),
+            _ if nat_flag(opt, &mut flags) => {}
+            _ => return Err(args.err(opt, "--to-ports, --random or --random-fully")),
+        }
+    }
+    Ok(if masquerade {
+        Target::Masquerade { ports, flags }
+    } else {
+        Target::Redirect { ports, flags }
+    })
+}
+
+/// `-j NETMAP --to a.b.c.d/len`
+fn netmap_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
+    let mut to = None;
+    while let Some(opt) = target_opt(args) {
+        if !opt.is("--to") {
+            return Err(args.err(opt, "--to"));
+        }
+        let w = args.value("a network")?;
+        let net = lex::parse_addr_mask(w.as_str())
+            .and_then(|(a, _)| a.prefix_len().map(|l| (a.addr, l)))
+            .and_then(|(a, l)| ipnet::Ipv4Net::new(a, l).ok())
+            .ok_or_else(|| args.err(w, "--to takes an IPv4 network a.b.c.d/len"))?;
+        set_once(args, opt, &mut to, net)?;
+    }
+    let to = to.ok_or_else(|| missing(args, "--to a.b.c.d/len"))?;
+    Ok(Target::Netmap { to })
+}
+
+/// `-j TTL --ttl-set|--ttl-dec|--ttl-inc N`
+fn ttl_target(args: &mut Cursor<'_, '_>) -> Result<TtlTargetOp, ParseError> {
+    let mut out = None;
+    while let Some(opt) = target_opt(args) {
+        let make: fn(u8) -> TtlTargetOp = match opt.as_str() {
+            "--ttl-set" => TtlTargetOp::Set,
+            "--ttl-dec" => TtlTargetOp::Dec,
+            "--ttl-inc" => TtlTargetOp::Inc,
+            _ => return Err(args.err(opt, "--ttl-set, --ttl-dec or --ttl-inc")),
+        };
+        let w = args.value("a TTL value")?;
+        let v = lex::parse_u8(w.as_str()).ok_or_else(|| args.err(w, "a TTL value 0-255"))?;
+        set_once(args, opt, &mut out, make(v))?;
+    }
+    out.ok_or_else(|| missing(args, "--ttl-set, --ttl-dec or --ttl-inc"))
+}
+
+/// `-j TOS --set-tos v[/m]|name | --and-tos | --or-tos | --xor-tos` (libxt_TOS.c).
+fn tos_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
+    let first = args.pos;
+    let mut out = None;
+    while let Some(opt) = target_opt(args) {
+        let w = args.value("a TOS value")?;
+        let bad = || args.err(w, "a TOS value[/mask] (0-255) or a TOS name");
+        let (value, mask) = match opt.as_str() {
+            "--set-tos" => lex::parse_tos(w.as_str(), 0xff).ok_or_else(bad)?,
+            "--and-tos" => (0, !lex::parse_u8(w.as_str()).ok_or_else(bad)?),
+            "--or-tos" => lex::parse_u8(w.as_str()).map(|b| (b, b)).ok_or_else(bad)?,
+            "--xor-tos" => lex::parse_u8(w.as_str()).map(|b| (b, 0)).ok_or_else(bad)?,
+            _ => return Err(args.err(opt, "--set-tos, --and-tos, --or-tos or --xor-tos")),
+        };
+        set_once(args, opt, &mut out, (value, mask))?;
+    }
+    let (value, mask) = out.ok_or_else(|| missing(args, "--set-tos value[/mask]"))?;
+    let words = args.words[first..]
+        .iter()
+        .map(|w| w.as_str().to_string())
+        .collect();
+    Ok(Target::Tos {
+        value,
+        mask,
+        args: words,
+    })
+}
+
+/// `-j DSCP --set-dscp N | --set-dscp-class NAME`
+fn dscp_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
+    let first = args.pos;
+    let mut out = None;
+    while let Some(opt) = target_opt(args) {
+        let v = match opt.as_str() {
+            "--set-dscp" => dscp_number(args)?,
+            "--set-dscp-class" => dscp_class(args)?,
+            _ => return Err(args.err(opt, "--set-dscp or --set-dscp-class")),
+        };
+        set_once(args, opt, &mut out, v)?;
+    }
+    let value = out.ok_or_else(|| missing(args, "--set-dscp or --set-dscp-class"))?;
+    let words = args.words[first..]
+        .iter()
+        .map(|w| w.as_str().to_string())
+        .collect();
+    Ok(Target::Dscp { value, args: words })
 }
