@@ -22,6 +22,8 @@ pub struct Host {
     chain_ids: HashMap<(TableName, String), usize>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
+    /// Whether the ruleset enables connection tracking ([`Ruleset::needs_conntrack`]).
+    pub conntrack_enabled: bool,
 }
 
 impl Host {
@@ -38,6 +40,7 @@ impl Host {
             })
             .collect();
         Host {
+            conntrack_enabled: ruleset.needs_conntrack(),
             ruleset,
             routing,
             chain_ids,

@@ -310,3 +310,26 @@ impl Rule {
         self.ip.is_empty() && self.matches.is_empty()
     }
 }
+
+impl Ruleset {
+    /// Whether some rule loads an extension that enables connection tracking in
+    /// the network namespace (`nf_ct_netns_get` in its checkentry): conntrack,
+    /// state, connmark, connlimit, connbytes, helper matches and the NAT,
+    /// CONNMARK, CT/NOTRACK targets. Without one, the kernel tracks nothing: every
+    /// packet stays without a conntrack and the nat chains never run (recorded in
+    /// fixtures/empty-nat-no-conntrack).
+    pub fn needs_conntrack(&self) -> bool {
+        const MATCHES: &[&str] = &[
+            "conntrack", "state", "connmark", "connlimit", "connbytes", "connlabel", "helper",
+            "cluster", "ipvs",
+        ];
+        self.tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules)
+            .any(|r| {
+                r.matches.iter().any(|m| MATCHES.contains(&m.module.as_str()))
+                    || r.target.needs_conntrack()
+            })
+    }
+}

@@ -210,3 +210,23 @@ pub enum Target {
         args: Vec<String>,
     },
 }
+
+impl Target {
+    /// True for targets whose checkentry enables conntrack (`nf_ct_netns_get`).
+    pub fn needs_conntrack(&self) -> bool {
+        match self {
+            Target::Connmark(_)
+            | Target::Snat { .. }
+            | Target::Dnat { .. }
+            | Target::Masquerade { .. }
+            | Target::Redirect { .. }
+            | Target::Netmap { .. }
+            | Target::Notrack
+            | Target::Ct { .. } => true,
+            Target::Other { name, .. } => {
+                matches!(name.as_str(), "CONNSECMARK" | "SYNPROXY" | "CLUSTERIP")
+            }
+            _ => false,
+        }
+    }
+}

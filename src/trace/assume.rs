@@ -28,6 +28,7 @@ const KEYS: &[Key] = &[
     Key { name: "uid", default: "0", values: "UID", help: "owner of a locally generated packet's socket (`owner --uid-owner`)" },
     Key { name: "gid", default: "0", values: "GID", help: "group of a locally generated packet's socket (`owner --gid-owner`)" },
     Key { name: "queue", default: "none", values: "none | listener", help: "whether a userspace program listens on NFQUEUE/QUEUE queues" },
+    Key { name: "conntrack", default: "auto", values: "auto | on | off", help: "whether conntrack runs in the netns (auto: when some rule needs it, as the kernel enables it on demand)" },
     Key { name: "tcp-loose", default: "1", values: "0 | 1", help: "net.netfilter.nf_conntrack_tcp_loose: pick up mid-stream TCP ACKs as NEW" },
     Key { name: "forwarding", default: "1", values: "0 | 1", help: "net.ipv4.conf.*.forwarding on the ingress interface" },
     Key { name: "unknown-match", default: "nomatch", values: "match | nomatch", help: "result of a match module nftrace does not evaluate" },

@@ -15,6 +15,9 @@ impl Walk<'_> {
             // Untracked (raw NOTRACK) or already attached (loopback): nothing to do.
             return;
         }
+        if !self.conntrack_on() {
+            return;
+        }
         match self.new_conn_verdict() {
             Ok(reason) => {
                 let conn = Connection::new(self.tuple());
@@ -33,6 +36,25 @@ impl Walk<'_> {
                     state: "INVALID".into(),
                     reason,
                 });
+            }
+        }
+    }
+
+    /// Whether conntrack runs in this netns: decided from the ruleset unless
+    /// `--assume conntrack=on|off` says otherwise.
+    fn conntrack_on(&mut self) -> bool {
+        match self.opts.assume.get("conntrack") {
+            "on" => true,
+            "off" => false,
+            _ if self.host.conntrack_enabled => true,
+            _ => {
+                self.assume(
+                    "conntrack",
+                    "no rule needs connection tracking, so the kernel does not track (nat chains never run); \
+                     --assume conntrack=on if something else on the host enables it"
+                        .into(),
+                );
+                false
             }
         }
     }
