@@ -119,8 +119,11 @@ fn table_of_file(path: &Path) -> Option<(String, u32)> {
     (name != "all").then(|| (name.to_string(), table_id::from_name(name)))
 }
 
-/// Loads one bundle's v4 routing dumps (absent kinds are `None`).
-fn load_bundle(dir: &Path) -> (Option<Vec<Link>>, Option<Vec<Route>>, Option<Vec<FibRule>>) {
+/// A bundle's addr, route and rule dumps (absent kinds are `None`).
+type Dumps = (Option<Vec<Link>>, Option<Vec<Route>>, Option<Vec<FibRule>>);
+
+/// Loads one bundle's v4 routing dumps.
+fn load_bundle(dir: &Path) -> Dumps {
     let name = |p: &Path| p.display().to_string();
     let links = files(dir, "addr")
         .first()
