@@ -193,7 +193,9 @@ fn openlab_fwmark_rule_selects_dsl_table() {
 
 /// Every file under `dir`, recursively.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for path in entries.filter_map(Result::ok).map(|e| e.path()) {
         if path.is_dir() {
             walk(&path, out);
@@ -209,7 +211,9 @@ fn parsers_never_panic_on_any_corpus_file() {
     let mut all = Vec::new();
     walk(&root, &mut all);
     for path in all {
-        let Ok(text) = fs::read_to_string(&path) else { continue };
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
         let name = path.display().to_string();
         let _ = ip_addr::parse(&name, &text);
         let _ = ip_route::parse(&name, &text);
