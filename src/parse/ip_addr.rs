@@ -330,3 +330,151 @@ fn inet_label(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHOW: &str = "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+2: eth0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master vrf0 state UP group 7
+    link/ether aa:bb:cc:dd:ee:0f brd ff:ff:ff:ff:ff:ff link-netnsid 0
+    inet 10.0.0.1/24 brd 10.0.0.255 scope global dynamic noprefixroute eth0
+       valid_lft 41096sec preferred_lft 41096sec
+    inet 10.0.0.6/24 scope global secondary eth0:1
+    inet 192.168.5.1/24 brd 192.168.5.255 scope global eth0:5
+    inet6 fe80::1/64 scope link
+       valid_lft forever preferred_lft forever
+8: tun0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1500 qdisc mq state UP qlen 1000
+    link/none
+    inet 172.16.19.39 peer 172.16.19.1 scope global tun0
+    inet 10.11.64.69 peer 10.11.64.70/30 brd 10.11.64.71 scope global tun0
+9: vrf0: <NOARP,MASTER,UP,LOWER_UP> mtu 65575 qdisc noqueue state UP
+    link/ether 12:34:56:78:9a:bc brd ff:ff:ff:ff:ff:ff promiscuity 0
+    vrf table 1001 addrgenmode eui64
+";
+
+    fn links(text: &str) -> Vec<Link> {
+        parse("addr.txt", text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn headers() {
+        let l = links(SHOW);
+        let names: Vec<&str> = l.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["lo", "eth0", "tun0", "vrf0"]);
+        assert_eq!(l[1].index, 2);
+        assert_eq!(l[1].mtu, Some(1500));
+        assert_eq!(l[1].master.as_deref(), Some("vrf0"));
+        assert_eq!(l[1].group, 7);
+        assert_eq!(l[1].mac, Some([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f]));
+        assert!(l[1].up);
+        assert!(l[0].is_loopback());
+        assert_eq!(l[3].vrf_table, Some(1001));
+    }
+
+    #[test]
+    fn addresses_keep_order_and_flags() {
+        let l = links(SHOW);
+        let eth0 = &l[1].addrs;
+        let locals: Vec<String> = eth0.iter().map(|a| a.local.to_string()).collect();
+        assert_eq!(locals, ["10.0.0.1", "10.0.0.6", "192.168.5.1"]);
+        assert_eq!(eth0[0].broadcast, Some(Ipv4Addr::new(10, 0, 0, 255)));
+        assert!(eth0[0].noprefixroute());
+        assert!(eth0[1].secondary);
+        assert_eq!(eth0[1].label.as_deref(), Some("eth0:1"));
+        assert_eq!(eth0[0].label, None);
+        assert_eq!(l[0].addrs[0].scope, Scope::Host);
+    }
+
+    #[test]
+    fn peers() {
+        let tun = &links(SHOW)[2].addrs;
+        assert_eq!(tun[0].prefix_len, 32);
+        assert_eq!(
+            tun[0].peer.map(|p| p.to_string()).as_deref(),
+            Some("172.16.19.1/32")
+        );
+        assert_eq!(tun[1].prefix_len, 30);
+        assert!(tun[1].matches(Ipv4Addr::new(10, 11, 64, 70)));
+        assert!(!tun[0].matches(Ipv4Addr::new(172, 16, 19, 39)));
+    }
+
+    #[test]
+    fn one_line_form() {
+        let text = "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n\
+            1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever\n\
+            2: eth0    inet 172.16.1.10/24 brd 172.16.1.255 scope global dynamic noprefixroute eth0\\       valid_lft 41097sec preferred_lft 41097sec\n\
+            2: eth0    inet 172.16.2.10/24 scope global secondary eth0\n";
+        let d = parse_dump("t", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.links.len(), 2);
+        assert_eq!(d.links[1].addrs.len(), 2);
+        assert_eq!(d.skipped_v6, 1);
+    }
+
+    #[test]
+    fn wrapped_header_and_redacted_address() {
+        let text = "# ip -4 a s\n\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\ngroup default\n\
+            3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc htb state\nUP group 4 qlen 32\n    inet [PUBLIC IP HERE] scope global eth1\n";
+        let d = parse_dump("t", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.links.len(), 2);
+        assert_eq!(d.links[1].group, 4);
+        assert!(d.links[1].addrs.is_empty());
+        assert_eq!(d.notes.len(), 1);
+    }
+
+    #[test]
+    fn odd_names() {
+        let text = "7: foo:veth0@eth0@veth0: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN\n    inet 192.168.212.2/24 scope global foo:veth0@eth0\n";
+        let l = links(text);
+        assert_eq!(l[0].name, "foo:veth0@eth0");
+        assert_eq!(l[0].addrs[0].label, None);
+        assert!(!l[0].up);
+    }
+
+    #[test]
+    fn errors() {
+        // (text, line, column, found)
+        let cases = [
+            (
+                "2: eth0: <UP> mtu 1500\n    inet 10.0.0.300/24 scope global eth0",
+                2,
+                10,
+                "10.0.0.300/24",
+            ),
+            (
+                "2: eth0: <UP> mtu 1500\n    inet 10.0.0.1/24 scope bogus eth0",
+                2,
+                28,
+                "bogus",
+            ),
+            (
+                "2: eth0: <UP> mtu 1500\n    inet 10.0.0.1/24 frob global eth0",
+                2,
+                22,
+                "frob",
+            ),
+            ("    inet 10.0.0.1/24", 1, 5, "inet"),
+            (
+                "garbage before any header",
+                1,
+                1,
+                "garbage before any header",
+            ),
+        ];
+        for (text, line, column, found) in cases {
+            let Err(errs) = parse("addr.txt", text) else {
+                panic!("{text:?} parsed");
+            };
+            let e = &errs.0[0];
+            assert_eq!(
+                (e.line, e.column, e.found.as_str()),
+                (line, column, found),
+                "{text:?}"
+            );
+        }
+    }
+}

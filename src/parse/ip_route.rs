@@ -445,3 +445,173 @@ impl<'a> Words<'a> {
         ParseError::at(self.file, self.line_no, self.text, end, "", expected)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> Route {
+        let dump = parse("t", line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dump.routes.len(), 1, "{line}");
+        dump.routes
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| unreachable!())
+    }
+
+    fn gw(r: &Route) -> Option<Ipv4Addr> {
+        r.nexthops.first().and_then(|n| n.gateway)
+    }
+
+    fn dev(r: &Route) -> Option<&str> {
+        r.nexthops.first().and_then(|n| n.dev.as_deref())
+    }
+
+    #[test]
+    fn route_lines() {
+        // (line, type, dst, table, gateway, dev, metric, scope, prefsrc)
+        let cases: &[(&str, RouteType, &str, u32, Option<&str>, Option<&str>, u32, Scope, Option<&str>)] = &[
+            ("default via 10.0.0.1 dev eth0", RouteType::Unicast, "0.0.0.0/0", 254, Some("10.0.0.1"), Some("eth0"), 0, Scope::Universe, None),
+            ("10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5 metric 100", RouteType::Unicast, "10.0.0.0/24", 254, None, Some("eth0"), 100, Scope::Link, Some("10.0.0.5")),
+            ("local 10.0.0.5 dev eth0 table local proto kernel scope host src 10.0.0.5", RouteType::Local, "10.0.0.5/32", 255, None, Some("eth0"), 0, Scope::Host, Some("10.0.0.5")),
+            ("broadcast 10.0.0.255 dev eth0  table local  proto kernel  scope link  src 10.0.0.5", RouteType::Broadcast, "10.0.0.255/32", 255, None, Some("eth0"), 0, Scope::Link, Some("10.0.0.5")),
+            ("blackhole 131.159.14.0/23 ", RouteType::Blackhole, "131.159.14.0/23", 254, None, None, 0, Scope::Universe, None),
+            ("throw 10.0.0.0/8 table 500", RouteType::Throw, "10.0.0.0/8", 500, None, None, 0, Scope::Universe, None),
+            ("unreachable 192.0.2.0/24 metric 5", RouteType::Unreachable, "192.0.2.0/24", 254, None, None, 5, Scope::Universe, None),
+            ("prohibit 192.0.2.1 table 1836018789", RouteType::Prohibit, "192.0.2.1/32", 1_836_018_789, None, None, 0, Scope::Universe, None),
+            ("10.11.64.11 via 10.11.64.11 dev br1  metric 2 onlink ", RouteType::Unicast, "10.11.64.11/32", 254, Some("10.11.64.11"), Some("br1"), 2, Scope::Universe, None),
+            ("192.0.2.0/24 nhid 7 via inet 10.0.0.1 dev eth0 proto static mtu lock 1400 advmss 1360 tos 0x10", RouteType::Unicast, "192.0.2.0/24", 254, Some("10.0.0.1"), Some("eth0"), 0, Scope::Universe, None),
+            ("default via 8.7.6.5 dev lup  proto dhcp  src 8.7.6.4  metric 1024 expires 300sec", RouteType::Unicast, "0.0.0.0/0", 254, Some("8.7.6.5"), Some("lup"), 1024, Scope::Universe, Some("8.7.6.4")),
+            ("10.1.0.0/16 dev wg0 scope 253 linkdown dead pervasive", RouteType::Unicast, "10.1.0.0/16", 254, None, Some("wg0"), 0, Scope::Link, None),
+        ];
+        for (line, kind, dst, table, g, d, metric, scope, src) in cases {
+            let r = one(line);
+            assert_eq!(r.kind, *kind, "{line}");
+            assert_eq!(r.dst.to_string(), *dst, "{line}");
+            assert_eq!(r.table, *table, "{line}");
+            assert_eq!(
+                gw(&r),
+                g.map(|g| g.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)),
+                "{line}"
+            );
+            assert_eq!(dev(&r), *d, "{line}");
+            assert_eq!(r.metric, *metric, "{line}");
+            assert_eq!(r.scope, *scope, "{line}");
+            assert_eq!(r.prefsrc.map(|s| s.to_string()).as_deref(), *src, "{line}");
+        }
+    }
+
+    #[test]
+    fn attributes_are_kept() {
+        let r = one(
+            "192.0.2.0/24 nhid 7 via 10.0.0.1 dev eth0 proto static mtu lock 1400 tos 0x10 onlink",
+        );
+        assert_eq!(r.nhid, Some(7));
+        assert_eq!(r.tos, 0x10);
+        assert_eq!(r.protocol.as_deref(), Some("static"));
+        assert_eq!(
+            r.metrics
+                .first()
+                .map(|m| (m.name.as_str(), m.value.as_str(), m.locked)),
+            Some(("mtu", "1400", true))
+        );
+        assert_eq!(
+            r.nexthops.first().map(|n| n.flags.clone()),
+            Some(vec!["onlink".to_string()])
+        );
+    }
+
+    #[test]
+    fn multipath_nexthops_join_their_route() {
+        let text = "default proto static metric 100\n\tnexthop via 10.0.0.1 dev eth0 weight 1\n\tnexthop via 10.0.1.1 dev eth1 weight 3 dead\n10.0.0.0/24 dev eth0\n";
+        let dump = parse("t", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dump.routes.len(), 2);
+        let nhs = &dump.routes[0].nexthops;
+        assert_eq!(nhs.len(), 2);
+        assert_eq!(nhs[1].weight, 3);
+        assert_eq!(nhs[1].dev.as_deref(), Some("eth1"));
+        assert_eq!(nhs[1].flags, vec!["dead".to_string()]);
+    }
+
+    #[test]
+    fn ipv6_lines_are_skipped_and_counted() {
+        let text = "default via 10.0.0.1 dev eth0\n\
+            unreachable ::/96 dev lo  metric 1024  error -101\n\
+            2001:db8::1 via fe80::1 dev eth0  metric 0\n    cache  mtu 1492 hoplimit 255\n\
+            anycast fe80:: dev eth0 table local proto kernel metric 0 pref medium\n\
+            ff00::/8 dev eth0 table local metric 256 pref medium\n\
+            unreachable default dev lo  table unspec  proto kernel  metric 4294967295  error -101\n\
+            default via fe80::1 dev eth0 proto ra metric 1024 expires 1568sec mtu 1492 hoplimit 255\n";
+        let dump = parse("t", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dump.routes.len(), 1);
+        assert_eq!(dump.skipped_v6, 7);
+    }
+
+    #[test]
+    fn per_table_dump_uses_the_given_table() {
+        let id = table_id::from_name("DSL");
+        let dump = parse_with_table("t", "default via 192.168.179.1 dev eth4  metric 2 \n", id)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dump.routes[0].table, id);
+    }
+
+    #[test]
+    fn custom_table_names_resolve_stably() {
+        let dump = parse(
+            "t",
+            "default dev tun0 table vpn\n10.0.0.0/8 dev tun0 table vpn\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let id = table_id::from_name("vpn");
+        assert!(id > 1 << 31);
+        assert_eq!(dump.table_names, vec![("vpn".to_string(), id)]);
+        assert!(dump.routes.iter().all(|r| r.table == id));
+    }
+
+    #[test]
+    fn errors_name_line_column_and_word() {
+        // (text, line, column, found)
+        let cases = [
+            ("10.0.0.300/24 dev eth0", 1, 1, "10.0.0.300/24"),
+            (
+                "default via 10.0.0.1 dev eth0 frobnicate 3",
+                1,
+                31,
+                "frobnicate",
+            ),
+            ("ok 1", 1, 1, "ok"),
+            ("default via\n", 1, 12, ""),
+            (
+                "10.0.0.0/8 dev eth0\n10.0.0.0/33 dev eth0",
+                2,
+                1,
+                "10.0.0.0/33",
+            ),
+            ("  weight 3", 1, 3, "weight"),
+            ("10.0.0.0/8 dev eth0 metric x", 1, 28, "x"),
+        ];
+        for (text, line, column, found) in cases {
+            let Err(errs) = parse("route.txt", text) else {
+                panic!("{text:?} parsed");
+            };
+            let e = &errs.0[0];
+            assert_eq!(
+                (e.line, e.column, e.found.as_str()),
+                (line, column, found),
+                "{text:?}"
+            );
+            assert_eq!(e.file, "route.txt");
+        }
+    }
+
+    #[test]
+    fn every_bad_line_is_reported() {
+        let Err(errs) = parse("t", "bogus\n10.0.0.0/8 dev eth0\nalso bogus\n") else {
+            panic!("parsed");
+        };
+        assert_eq!(
+            errs.0.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+    }
+}

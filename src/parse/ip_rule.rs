@@ -254,3 +254,127 @@ fn ipproto(w: &mut Words<'_>) -> Result<u8, ParseError> {
         .or_else(|| v.strip_prefix("ipproto-").unwrap_or(v).parse().ok())
         .ok_or_else(|| w.error(v, "a protocol name or number"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::routing::table_id;
+
+    fn one(line: &str) -> FibRule {
+        let rules = parse("t", line).unwrap_or_else(|e| panic!("{e}"));
+        rules
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no rule in {line:?}"))
+    }
+
+    #[test]
+    fn actions() {
+        let cases = [
+            ("0:\tfrom all lookup local", RuleAction::Lookup(255)),
+            ("32766:  from all lookup main ", RuleAction::Lookup(254)),
+            ("32767:\tfrom all table default", RuleAction::Lookup(253)),
+            (
+                "5209:   not from all fwmark 0x6d6f6c65 lookup 1836018789",
+                RuleAction::Lookup(1_836_018_789),
+            ),
+            (
+                "100:\tfrom all fwmark 0x1 lookup DSL",
+                RuleAction::Lookup(table_id::from_name("DSL")),
+            ),
+            (
+                "5250:\tfrom all fwmark 0x80000/0xff0000 unreachable",
+                RuleAction::Unreachable,
+            ),
+            ("10:\tfrom 10.0.0.0/8 blackhole", RuleAction::Blackhole),
+            ("11:\tfrom all prohibit", RuleAction::Prohibit),
+            ("12:\tfrom all goto 100 [unresolved]", RuleAction::Goto(100)),
+            ("13:\tfrom all nop", RuleAction::Nop),
+            (
+                "2000000001:     from all iif lo failed_policy",
+                RuleAction::FailedPolicy,
+            ),
+        ];
+        for (line, action) in cases {
+            assert_eq!(one(line).action, action, "{line}");
+        }
+    }
+
+    #[test]
+    fn selectors() {
+        let r = one("100:\tnot from 10.0.0.0/8 to 192.0.2.1 tos 0x10 fwmark 0x80000/0xff0000 iif eth0 [detached] oif vrf0 uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 443 tun_id 5 lookup 100 suppress_prefixlength 0 suppress_ifgroup 3 proto static");
+        assert!(r.invert);
+        assert_eq!(r.from.map(|p| p.to_string()).as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(r.to.map(|p| p.to_string()).as_deref(), Some("192.0.2.1/32"));
+        assert_eq!(r.tos, Some(0x10));
+        assert_eq!(r.fwmark, Some((0x80000, 0xff0000)));
+        assert_eq!((r.iif.as_deref(), r.iif_detached), (Some("eth0"), true));
+        assert_eq!((r.oif.as_deref(), r.oif_detached), (Some("vrf0"), false));
+        assert_eq!(r.uidrange, Some((1000, 2000)));
+        assert_eq!(r.ipproto, Some(6));
+        assert_eq!(r.sport, Some((1000, 2000)));
+        assert_eq!(r.dport, Some((443, 443)));
+        assert_eq!(r.tun_id, Some(5));
+        assert_eq!(r.suppress_prefixlength, Some(0));
+        assert_eq!(r.suppress_ifgroup, Some(3));
+        assert_eq!(r.protocol.as_deref(), Some("static"));
+        assert_eq!(r.pref, 100);
+    }
+
+    #[test]
+    fn fwmark_without_mask_is_exact() {
+        assert_eq!(
+            one("1: from all fwmark 0x3 lookup 3").fwmark,
+            Some((3, u32::MAX))
+        );
+    }
+
+    #[test]
+    fn l3mdev_lookup() {
+        let r = one("1000:\tfrom all lookup [l3mdev-table]");
+        assert!(r.l3mdev);
+    }
+
+    #[test]
+    fn v6_rules_are_skipped() {
+        let d = parse_dump(
+            "t",
+            "0:\tfrom all lookup local \n16383:\tfrom 2a00:4700:0:6::/64 lookup 500 \n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((d.rules.len(), d.skipped_v6), (1, 1));
+    }
+
+    #[test]
+    fn table_names_are_recorded() {
+        let d = parse_dump(
+            "t",
+            "1: from all fwmark 0x1 lookup DSL\n2: from all lookup DSL\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            d.table_names,
+            vec![("DSL".to_string(), table_id::from_name("DSL"))]
+        );
+    }
+
+    #[test]
+    fn errors() {
+        // (text, column, found)
+        let cases = [
+            ("x:\tfrom all lookup main", 1, "x"),
+            ("1:\tfrom 10.0.0.0/40 lookup main", 9, "10.0.0.0/40"),
+            ("1:\tfrom all wibble main", 13, "wibble"),
+            ("1:\tfrom all fwmark 0xzz lookup 1", 20, "0xzz"),
+            ("1:\tfrom all", 12, ""),
+            ("no colon here", 1, "no colon here"),
+        ];
+        for (text, column, found) in cases {
+            let Err(errs) = parse("rule.txt", text) else {
+                panic!("{text:?} parsed");
+            };
+            let e = &errs.0[0];
+            assert_eq!((e.column, e.found.as_str()), (column, found), "{text:?}");
+        }
+    }
+}

@@ -1153,3 +1153,627 @@ pub fn addr_type(routing: &Routing, addr: Ipv4Addr, dev: Option<&str>) -> RouteT
 pub fn first_addr(routing: &Routing, dev: &str) -> Option<Ipv4Addr> {
     routing.link(dev)?.addrs.first().map(|a| a.local)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{ip_addr, ip_route, ip_rule};
+
+    const ADDRS: &str = "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
+    inet 127.0.0.1/8 scope host lo
+    inet 100.64.9.9/32 scope global lo
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP
+    inet 198.51.100.5/24 brd 198.51.100.255 scope global eth0
+    inet 203.0.113.20/24 brd 203.0.113.255 scope global eth0
+    inet 203.0.113.21/24 scope global secondary eth0
+3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group 3
+    inet 169.254.1.1/16 scope link eth1
+    inet 10.9.0.1/16 brd 10.9.255.255 scope global eth1
+4: eth2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP
+    inet 169.254.2.1/16 scope link eth2
+";
+
+    const ROUTES: &str = "\
+default via 198.51.100.1 dev eth0 metric 200
+default via 10.9.0.254 dev eth1 metric 100
+10.0.0.0/8 via 10.9.0.2 dev eth1
+10.1.0.0/16 via 10.9.0.3 dev eth1 metric 5
+10.1.0.0/16 via 10.9.0.4 dev eth1 metric 1 dead
+10.9.0.0/16 dev eth1 proto kernel scope link src 10.9.0.1
+192.0.2.0/24 via 203.0.113.1 dev eth0 src 100.64.9.9
+198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.5
+203.0.113.0/24 dev eth0 proto kernel scope link src 203.0.113.20
+unreachable 192.0.2.128/25
+prohibit 192.0.2.64/26
+blackhole 192.0.2.32/27
+172.16.0.0/12 proto static
+\tnexthop via 10.9.0.5 dev eth1 weight 1 dead
+\tnexthop via 10.9.0.6 dev eth1 weight 1
+\tnexthop via 198.51.100.7 dev eth0 weight 2
+throw 10.0.0.0/8 table 100
+default via 198.51.100.9 dev eth0 table 100
+default via 198.51.100.52 dev eth0 table 52
+local 198.51.100.5 dev eth0 table local proto kernel scope host src 198.51.100.5
+broadcast 198.51.100.255 dev eth0 table local proto kernel scope link src 198.51.100.5
+local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
+";
+
+    const DEFAULT_RULES: &str = "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n";
+
+    fn routing(rules: &str) -> Routing {
+        let links = ip_addr::parse("addr", ADDRS).unwrap_or_else(|e| panic!("{e}"));
+        let routes = ip_route::parse("route", ROUTES).unwrap_or_else(|e| panic!("{e}"));
+        let text = format!("{DEFAULT_RULES}{rules}");
+        let rules = ip_rule::parse("rule", &text).unwrap_or_else(|e| panic!("{e}"));
+        Routing::from_dumps(Some(links), Some(routes.routes), Some(rules)).0
+    }
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// The chosen route's text (without `table …`), or the error.
+    fn lookup(r: &Routing, key: &FlowKey) -> Result<String, FibError> {
+        let res = fib_lookup(r, key);
+        match res.outcome {
+            FibOutcome::Route(m) => Ok(r.routes[m.route].text.clone()),
+            FibOutcome::Error { error, .. } => Err(error),
+        }
+    }
+
+    fn to(dst: &str) -> FlowKey {
+        FlowKey::to(ip(dst))
+    }
+
+    fn with_mark(dst: &str, mark: u32) -> FlowKey {
+        FlowKey { mark, ..to(dst) }
+    }
+
+    #[test]
+    fn table_lookup_cases() {
+        let r = routing("");
+        // (dst, route chosen) — longest prefix, metric order, dead nexthop skipped
+        let cases = [
+            ("8.8.8.8", "default via 10.9.0.254 dev eth1 metric 100"),
+            ("10.2.0.1", "10.0.0.0/8 via 10.9.0.2 dev eth1"),
+            ("10.1.2.3", "10.1.0.0/16 via 10.9.0.3 dev eth1 metric 5"),
+            (
+                "10.9.1.1",
+                "10.9.0.0/16 dev eth1 proto kernel scope link src 10.9.0.1",
+            ),
+            (
+                "198.51.100.5",
+                "local 198.51.100.5 dev eth0 table local proto kernel scope host src 198.51.100.5",
+            ),
+            (
+                "127.3.4.5",
+                "local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1",
+            ),
+        ];
+        for (dst, want) in cases {
+            assert_eq!(lookup(&r, &to(dst)).as_deref(), Ok(want), "{dst}");
+        }
+    }
+
+    #[test]
+    fn error_routes() {
+        let r = routing("");
+        let cases = [
+            ("192.0.2.200", FibError::HostUnreachable),
+            ("192.0.2.70", FibError::Prohibit),
+            ("192.0.2.33", FibError::Blackhole),
+        ];
+        for (dst, want) in cases {
+            assert_eq!(lookup(&r, &to(dst)), Err(want), "{dst}");
+        }
+        assert_eq!(lookup(&r, &to("192.0.2.1")).map(|_| ()), Ok(()));
+    }
+
+    #[test]
+    fn rule_actions() {
+        let r = routing("10:\tfrom all fwmark 0x1 unreachable\n11:\tfrom all fwmark 0x2 prohibit\n12:\tfrom all fwmark 0x3 blackhole\n");
+        let cases = [
+            (1, FibError::NetUnreachable),
+            (2, FibError::Prohibit),
+            (3, FibError::Blackhole),
+        ];
+        for (mark, want) in cases {
+            assert_eq!(lookup(&r, &with_mark("8.8.8.8", mark)), Err(want), "{mark}");
+        }
+    }
+
+    #[test]
+    fn no_rule_gives_a_route() {
+        let mut r = routing("");
+        r.rules.retain(|rule| rule.pref == 0);
+        let res = fib_lookup(&r, &to("8.8.8.8"));
+        let want = FibOutcome::Error {
+            error: FibError::NetUnreachable,
+            route: None,
+            rule: None,
+        };
+        assert_eq!(res.outcome, want);
+        assert_eq!(res.steps.len(), 1);
+    }
+
+    #[test]
+    fn fwmark_with_mask() {
+        let r = routing("100:\tfrom all fwmark 0x100/0xf00 lookup 100\n");
+        let via_100 = "default via 198.51.100.9 dev eth0 table 100";
+        // (mark, uses table 100)
+        for (mark, hit) in [(0x100, true), (0x1100, true), (0x200, false), (0, false)] {
+            let got = lookup(&r, &with_mark("8.8.8.8", mark));
+            assert_eq!(got.as_deref() == Ok(via_100), hit, "{mark:#x}");
+        }
+    }
+
+    #[test]
+    fn iif_lo_matches_output_lookups_only() {
+        let r = routing("100:\tfrom all iif lo lookup 100\n");
+        let via_100 = Ok("default via 198.51.100.9 dev eth0 table 100".to_string());
+        assert_eq!(lookup(&r, &to("8.8.8.8")), via_100);
+        let input = FlowKey {
+            iif: Some("eth0".to_string()),
+            ..to("8.8.8.8")
+        };
+        assert_ne!(lookup(&r, &input), via_100);
+    }
+
+    #[test]
+    fn throw_falls_through_to_the_next_rule() {
+        let r = routing("100:\tfrom all lookup 100\n");
+        let res = fib_lookup(&r, &to("10.2.0.1"));
+        let verdicts: Vec<StepVerdict> = res.steps.iter().map(|s| s.verdict).collect();
+        assert!(matches!(
+            verdicts.get(1),
+            Some(StepVerdict::Table {
+                table: 100,
+                result: TableResult::Throw { .. }
+            })
+        ));
+        assert_eq!(
+            lookup(&r, &to("10.2.0.1")).as_deref(),
+            Ok("10.0.0.0/8 via 10.9.0.2 dev eth1")
+        );
+        assert!(
+            res.steps[1].describe(&r).contains("throw, continue"),
+            "{}",
+            res.steps[1].describe(&r)
+        );
+    }
+
+    #[test]
+    fn suppress_prefixlength_0_skips_default_routes() {
+        let r = routing(
+            "5208:\tfrom all lookup main suppress_prefixlength 0\n5270:\tfrom all lookup 52\n",
+        );
+        assert_eq!(
+            lookup(&r, &to("8.8.8.8")).as_deref(),
+            Ok("default via 198.51.100.52 dev eth0 table 52")
+        );
+        assert_eq!(
+            lookup(&r, &to("10.2.0.1")).as_deref(),
+            Ok("10.0.0.0/8 via 10.9.0.2 dev eth1")
+        );
+    }
+
+    #[test]
+    fn suppress_ifgroup() {
+        let r =
+            routing("5208:\tfrom all lookup main suppress_ifgroup 3\n5270:\tfrom all lookup 52\n");
+        assert_eq!(
+            lookup(&r, &to("8.8.8.8")).as_deref(),
+            Ok("default via 198.51.100.52 dev eth0 table 52")
+        );
+    }
+
+    #[test]
+    fn goto_skips_rules() {
+        let r = routing("10:\tfrom all fwmark 0x1 goto 300\n20:\tfrom all lookup 52\n300:\tfrom all lookup 100\n");
+        assert_eq!(
+            lookup(&r, &with_mark("8.8.8.8", 1)).as_deref(),
+            Ok("default via 198.51.100.9 dev eth0 table 100")
+        );
+        assert_eq!(
+            lookup(&r, &to("8.8.8.8")).as_deref(),
+            Ok("default via 198.51.100.52 dev eth0 table 52")
+        );
+    }
+
+    #[test]
+    fn unresolved_goto_continues() {
+        let r = routing("10:\tfrom all goto 12345 [unresolved]\n20:\tfrom all lookup 52\n");
+        assert_eq!(
+            lookup(&r, &to("8.8.8.8")).as_deref(),
+            Ok("default via 198.51.100.52 dev eth0 table 52")
+        );
+    }
+
+    #[test]
+    fn not_inverts_the_selectors() {
+        let r = routing("100:\tnot from all fwmark 0x1 lookup 100\n");
+        let via_100 = Ok("default via 198.51.100.9 dev eth0 table 100".to_string());
+        assert_eq!(lookup(&r, &to("8.8.8.8")), via_100);
+        assert_ne!(lookup(&r, &with_mark("8.8.8.8", 1)), via_100);
+    }
+
+    #[test]
+    fn selectors_from_to_ports_uid() {
+        let r = routing("100:\tfrom 10.9.0.0/16 to 8.8.0.0/16 ipproto udp dport 53 uidrange 1000-1999 lookup 100\n");
+        let base = FlowKey {
+            src: ip("10.9.0.7"),
+            proto: 17,
+            dport: Some(53),
+            uid: 1000,
+            ..to("8.8.8.8")
+        };
+        let via_100 = Ok("default via 198.51.100.9 dev eth0 table 100".to_string());
+        assert_eq!(lookup(&r, &base), via_100);
+        let misses = [
+            FlowKey {
+                src: ip("10.8.0.7"),
+                ..base.clone()
+            },
+            FlowKey {
+                dst: ip("9.9.9.9"),
+                ..base.clone()
+            },
+            FlowKey {
+                proto: 6,
+                ..base.clone()
+            },
+            FlowKey {
+                dport: Some(54),
+                ..base.clone()
+            },
+            FlowKey {
+                uid: 0,
+                ..base.clone()
+            },
+        ];
+        for key in misses {
+            assert_ne!(lookup(&r, &key), via_100, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn detached_iif_never_matches() {
+        let r = routing("100:\tfrom all iif ghost0 [detached] lookup 100\n");
+        let key = FlowKey {
+            iif: Some("ghost0".to_string()),
+            ..to("8.8.8.8")
+        };
+        assert_ne!(
+            lookup(&r, &key).as_deref(),
+            Ok("default via 198.51.100.9 dev eth0 table 100")
+        );
+    }
+
+    #[test]
+    fn multipath_takes_first_live_nexthop_and_says_so() {
+        let r = routing("");
+        let res = fib_lookup(&r, &to("172.16.1.1"));
+        let m = res.matched().cloned();
+        assert_eq!(m.and_then(|m| m.gateway), Some(ip("10.9.0.6")));
+        assert_eq!(res.assumptions.len(), 1);
+    }
+
+    #[test]
+    fn input_routes() {
+        let r = routing("");
+        let from = |src: &str, dst: &str| FlowKey {
+            src: ip(src),
+            iif: Some("eth0".to_string()),
+            ..to(dst)
+        };
+        let unreach = |error, icmp| InputOutcome::Unreachable { error, icmp };
+        // (src, dst, forwarding, outcome)
+        let cases = [
+            (
+                "192.0.2.9",
+                "198.51.100.5",
+                true,
+                InputOutcome::Local {
+                    broadcast: false,
+                    route: Some(16),
+                },
+            ),
+            (
+                "192.0.2.9",
+                "198.51.100.255",
+                true,
+                InputOutcome::Local {
+                    broadcast: true,
+                    route: Some(17),
+                },
+            ),
+            (
+                "192.0.2.9",
+                "255.255.255.255",
+                true,
+                InputOutcome::Local {
+                    broadcast: true,
+                    route: None,
+                },
+            ),
+            (
+                "192.0.2.9",
+                "10.2.0.1",
+                true,
+                InputOutcome::Forward {
+                    dev: Some("eth1".to_string()),
+                    gateway: Some(ip("10.9.0.2")),
+                    route: 2,
+                    table: 254,
+                },
+            ),
+            (
+                "192.0.2.9",
+                "10.2.0.1",
+                false,
+                unreach(FibError::HostUnreachable, None),
+            ),
+            (
+                "10.9.0.9",
+                "192.0.2.200",
+                true,
+                unreach(FibError::HostUnreachable, Some(IcmpUnreachable::Host)),
+            ),
+            (
+                "10.9.0.9",
+                "192.0.2.70",
+                true,
+                unreach(FibError::Prohibit, Some(IcmpUnreachable::PktFiltered)),
+            ),
+            (
+                "10.9.0.9",
+                "192.0.2.33",
+                true,
+                unreach(FibError::Blackhole, None),
+            ),
+            (
+                "0.1.2.3",
+                "198.51.100.5",
+                true,
+                InputOutcome::MartianSource("source in 0.0.0.0/8"),
+            ),
+            (
+                "224.0.0.5",
+                "198.51.100.5",
+                true,
+                InputOutcome::MartianSource("multicast or limited-broadcast source"),
+            ),
+            (
+                "192.0.2.9",
+                "127.0.0.1",
+                true,
+                InputOutcome::MartianDestination("loopback destination from the wire"),
+            ),
+            (
+                "198.51.100.5",
+                "10.2.0.1",
+                true,
+                InputOutcome::MartianSource("source is a local address"),
+            ),
+        ];
+        for (src, dst, fwd, want) in cases {
+            assert_eq!(
+                input_route(&r, &from(src, dst), fwd).outcome,
+                want,
+                "{src} → {dst}"
+            );
+        }
+    }
+
+    #[test]
+    fn input_no_route_sends_net_unreachable() {
+        let mut r = routing("");
+        r.rules.retain(|rule| rule.pref == 0);
+        let key = FlowKey {
+            src: ip("192.0.2.9"),
+            iif: Some("eth0".to_string()),
+            ..to("8.8.8.8")
+        };
+        let got = input_route(&r, &key, true).outcome;
+        let want = InputOutcome::Unreachable {
+            error: FibError::NetUnreachable,
+            icmp: Some(IcmpUnreachable::Net),
+        };
+        assert_eq!(got, want);
+        assert_eq!(IcmpUnreachable::Net.code(), 0);
+    }
+
+    #[test]
+    fn rp_filter_strict_and_loose() {
+        let r = routing("");
+        let key = FlowKey {
+            src: ip("10.2.0.1"),
+            iif: Some("eth0".to_string()),
+            ..to("198.51.100.5")
+        };
+        let opts = |rp_filter| InputOptions {
+            forwarding: true,
+            rp_filter,
+            route_localnet: false,
+        };
+        let strict = input_route_with(&r, &key, &opts(RpFilter::Strict)).outcome;
+        assert!(
+            matches!(strict, InputOutcome::MartianSource(_)),
+            "{strict:?}"
+        );
+        let loose = input_route_with(&r, &key, &opts(RpFilter::Loose)).outcome;
+        assert!(matches!(loose, InputOutcome::Local { .. }), "{loose:?}");
+    }
+
+    #[test]
+    fn output_routes_and_sources() {
+        let r = routing("");
+        // (dst, dev, src)
+        let cases = [
+            ("192.0.2.1", "eth0", "100.64.9.9"),
+            ("8.8.8.8", "eth1", "10.9.0.1"),
+            ("203.0.113.77", "eth0", "203.0.113.20"),
+            ("198.51.100.5", "lo", "198.51.100.5"),
+            ("127.0.0.9", "lo", "127.0.0.1"),
+            ("0.0.0.0", "lo", "127.0.0.1"),
+        ];
+        for (dst, dev, src) in cases {
+            let out = output_route(&r, &to(dst));
+            assert_eq!((out.dev(), out.src()), (Some(dev), Some(ip(src))), "{dst}");
+        }
+    }
+
+    #[test]
+    fn output_keeps_a_given_source_and_rejects_foreign_ones() {
+        let r = routing("");
+        let key = FlowKey {
+            src: ip("203.0.113.20"),
+            ..to("8.8.8.8")
+        };
+        assert_eq!(output_route(&r, &key).src(), Some(ip("203.0.113.20")));
+        let foreign = FlowKey {
+            src: ip("1.2.3.4"),
+            ..to("8.8.8.8")
+        };
+        assert_eq!(
+            output_route(&r, &foreign).outcome,
+            Err(OutputError::InvalidSource)
+        );
+        assert_eq!(
+            output_route(&r, &to("192.0.2.200")).outcome,
+            Err(OutputError::Fib(FibError::HostUnreachable))
+        );
+    }
+
+    #[test]
+    fn inet_select_addr_cases() {
+        let r = routing("");
+        let u = Scope::Universe;
+        // (dev, dst, scope, expected) — §5.2
+        let cases = [
+            ("eth0", "203.0.113.1", u, Some("203.0.113.20")),
+            ("eth0", "8.8.8.8", u, Some("198.51.100.5")),
+            ("eth0", "0.0.0.0", u, Some("198.51.100.5")),
+            ("eth1", "169.254.9.9", u, Some("10.9.0.1")),
+            ("eth1", "169.254.9.9", Scope::Link, Some("169.254.1.1")),
+            ("eth2", "8.8.8.8", u, Some("100.64.9.9")),
+            ("eth2", "8.8.8.8", Scope::Host, Some("169.254.2.1")),
+            ("nonexistent", "8.8.8.8", u, Some("100.64.9.9")),
+        ];
+        for (dev, dst, scope, want) in cases {
+            let got = inet_select_addr(&r, dev, ip(dst), scope);
+            assert_eq!(got, want.map(ip), "{dev} {dst} {scope}");
+        }
+    }
+
+    #[test]
+    fn secondaries_are_never_selected() {
+        let r = routing("");
+        // 203.0.113.21 is secondary; the primary of that subnet wins.
+        assert_eq!(
+            inet_select_addr(&r, "eth0", ip("203.0.113.21"), Scope::Universe),
+            Some(ip("203.0.113.20"))
+        );
+    }
+
+    #[test]
+    fn masquerade_ignores_the_route_src() {
+        let r = routing("");
+        let out = output_route(&r, &to("192.0.2.1"));
+        let hop = out.outcome.as_ref().ok().cloned();
+        assert_eq!(hop.as_ref().map(|h| h.src), Some(ip("100.64.9.9")));
+        let gw = hop.and_then(|h| h.gateway);
+        assert_eq!(
+            masquerade_source(&r, "eth0", gw, ip("192.0.2.1")),
+            Some(ip("203.0.113.20"))
+        );
+        assert_eq!(
+            masquerade_source(&r, "eth0", None, ip("198.51.100.77")),
+            Some(ip("198.51.100.5"))
+        );
+    }
+
+    #[test]
+    fn vrf_master_supplies_the_source() {
+        let addrs = "1: lo: <LOOPBACK,UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n\
+            2: eth0: <UP> mtu 1500 master vrf0\n\
+            3: vrf0: <MASTER,UP> mtu 65575\n    vrf table 1001\n    inet 10.7.0.1/32 scope global vrf0\n";
+        let links = ip_addr::parse("a", addrs).unwrap_or_else(|e| panic!("{e}"));
+        let (r, _) = Routing::from_dumps(Some(links), None, None);
+        assert_eq!(
+            inet_select_addr(&r, "eth0", ip("8.8.8.8"), Scope::Universe),
+            Some(ip("10.7.0.1"))
+        );
+    }
+
+    #[test]
+    fn addr_types() {
+        let r = routing("");
+        // (addr, dev, type)
+        let cases = [
+            ("198.51.100.5", None, RouteType::Local),
+            ("198.51.100.5", Some("eth0"), RouteType::Local),
+            ("198.51.100.5", Some("eth1"), RouteType::Unicast),
+            ("198.51.100.255", None, RouteType::Broadcast),
+            ("127.0.0.53", None, RouteType::Local),
+            ("8.8.8.8", None, RouteType::Unicast),
+            ("0.0.0.0", None, RouteType::Broadcast),
+            ("0.1.2.3", None, RouteType::Broadcast),
+            ("255.255.255.255", None, RouteType::Broadcast),
+            ("224.0.0.1", None, RouteType::Multicast),
+        ];
+        for (addr, dev, want) in cases {
+            assert_eq!(addr_type(&r, ip(addr), dev), want, "{addr} {dev:?}");
+        }
+    }
+
+    #[test]
+    fn first_addr_is_the_list_head() {
+        let r = routing("");
+        assert_eq!(first_addr(&r, "eth1"), Some(ip("169.254.1.1")));
+        assert_eq!(first_addr(&r, "nope"), None);
+    }
+
+    #[test]
+    fn from_dumps_fills_what_is_missing() {
+        let links = ip_addr::parse("a", ADDRS).unwrap_or_else(|e| panic!("{e}"));
+        let (r, assumed) = Routing::from_dumps(Some(links), None, None);
+        assert_eq!(assumed.len(), 2);
+        assert_eq!(
+            r.rules.iter().map(|r| r.pref).collect::<Vec<_>>(),
+            [0, 32766, 32767]
+        );
+        assert_eq!(addr_type(&r, ip("203.0.113.21"), None), RouteType::Local);
+        assert_eq!(
+            addr_type(&r, ip("10.9.255.255"), None),
+            RouteType::Broadcast
+        );
+        let out = output_route(&r, &to("10.9.3.3"));
+        assert_eq!((out.dev(), out.src()), (Some("eth1"), Some(ip("10.9.0.1"))));
+        assert_eq!(
+            output_route(&r, &to("8.8.8.8")).outcome,
+            Err(OutputError::Fib(FibError::NetUnreachable))
+        );
+    }
+
+    #[test]
+    fn rules_are_sorted_stably() {
+        let rules = ip_rule::parse(
+            "r",
+            "300:\tfrom all lookup 3\n100:\tfrom all lookup 1\n100:\tfrom all lookup 2\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (r, assumed) = Routing::from_dumps(None, None, Some(rules));
+        assert!(assumed.is_empty());
+        let actions: Vec<RuleAction> = r.rules.iter().map(|r| r.action).collect();
+        assert_eq!(
+            actions,
+            [
+                RuleAction::Lookup(1),
+                RuleAction::Lookup(2),
+                RuleAction::Lookup(3)
+            ]
+        );
+    }
+}

@@ -119,8 +119,11 @@ fn table_of_file(path: &Path) -> Option<(String, u32)> {
     (name != "all").then(|| (name.to_string(), table_id::from_name(name)))
 }
 
-/// Loads one bundle's v4 routing dumps (absent kinds are `None`).
-fn load_bundle(dir: &Path) -> (Option<Vec<Link>>, Option<Vec<Route>>, Option<Vec<FibRule>>) {
+/// A bundle's addr, route and rule dumps (absent kinds are `None`).
+type Dumps = (Option<Vec<Link>>, Option<Vec<Route>>, Option<Vec<FibRule>>);
+
+/// Loads one bundle's v4 routing dumps.
+fn load_bundle(dir: &Path) -> Dumps {
     let name = |p: &Path| p.display().to_string();
     let links = files(dir, "addr")
         .first()
@@ -186,4 +189,43 @@ fn openlab_fwmark_rule_selects_dsl_table() {
     let out = output_route(&routing, &key);
     assert_eq!(out.dev(), Some("eth4"), "{out:?}");
     assert_eq!(out.src(), Some(Ipv4Addr::new(192, 168, 179, 2)));
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn parsers_never_panic_on_any_corpus_file() {
+    let Some(root) = corpus() else { return };
+    let mut all = Vec::new();
+    walk(&root, &mut all);
+    for path in all {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let name = path.display().to_string();
+        let _ = ip_addr::parse(&name, &text);
+        let _ = ip_route::parse(&name, &text);
+        let _ = ip_rule::parse(&name, &text);
+        // Truncated lines must not panic either.
+        for line in text.lines().take(200) {
+            for end in (0..line.len()).filter(|&i| line.is_char_boundary(i)) {
+                let cut = line.get(..end).unwrap_or_default();
+                let _ = ip_addr::parse(&name, cut);
+                let _ = ip_route::parse(&name, cut);
+                let _ = ip_rule::parse(&name, cut);
+            }
+        }
+    }
 }
