@@ -117,6 +117,7 @@ class Topology:
         self.router = f"{prefix}-router"
         self.namespaces: list[str] = []
         self.peers: dict[str, dict] = {}   # peer name -> {ns, iface, router_if, addrs}
+        self.peer_macs: dict[str, str] = {}   # peer name -> its MAC (for --mac-src)
 
     # helpers ---------------------------------------------------------------
     def nsexec(self, ns: str, cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -162,6 +163,7 @@ class Topology:
             pif = itf.get("peer_ifname", "eth0")
             rmac = itf.get("mac", f"02:00:00:00:{idx:02x}:01")
             pmac = itf.get("peer_mac", f"02:00:00:00:{idx:02x}:02")
+            self.peer_macs[peer] = pmac
             tmp = f"nftr{os.getpid() % 100000}p{idx}"
             run(["ip", "-n", self.router, "link", "add", name, "address", rmac,
                  "type", "veth", "peer", "name", tmp, "address", pmac,
@@ -230,6 +232,12 @@ def save_bundle(topo: Topology, sdir: Path, counters: bool) -> None:
     (b / "route.txt").write_text(topo.rexec(["ip", "route", "show", "table", "all"]).stdout)
     (b / "rule.txt").write_text(topo.rexec(["ip", "rule", "show"]).stdout)
     (b / "addr.txt").write_text(topo.rexec(["ip", "addr", "show"]).stdout)
+    # The sysctls routing and conntrack depend on (forwarding and rp_filter per
+    # interface, tcp_loose), in `sysctl -a` form.
+    pattern = (r"^net\.ipv4\.(ip_forward|conf\.[^.]+\.(forwarding|rp_filter|src_valid_mark"
+               r"|route_localnet|accept_local))$|^net\.netfilter\.nf_conntrack_tcp_loose$")
+    out = topo.rexec(["sysctl", "-a", "-r", pattern], check=False).stdout
+    (b / "sysctl.txt").write_text(out)
 
 
 # --------------------------------------------------------------------------
@@ -374,7 +382,9 @@ def build_probe(topo: Topology, pr: dict, index: int) -> tuple[str, list[str], l
     if router_if is None:
         nargs.append("--local")
     else:
-        nargs += ["-i", router_if]
+        nargs += ["-i", router_if, "--mac-src", topo.peer_macs[frm]]
+    if pr.get("df"):
+        nargs.append("--df")
     nargs += ["--ttl", str(ttl), "--id", str(ip_id), "--len", str(length)]
     if tos is not None:
         nargs += ["--tos", f"0x{tos_i:02x}"]

@@ -27,6 +27,8 @@ pub struct BundlePaths {
     pub conntrack: Option<PathBuf>,
     /// `ipvsadm -Sn` (used by a later version; noted, not read).
     pub ipvs: Option<PathBuf>,
+    /// `sysctl -a` (forwarding, rp_filter, tcp_loose, …).
+    pub sysctl: Option<PathBuf>,
 }
 
 /// The fixed file names inside a bundle folder, with what each holds.
@@ -37,6 +39,7 @@ pub const BUNDLE_FILES: &[(&str, &str)] = &[
     ("addr.txt", "ip addr show (or ip -o addr)"),
     ("conntrack.txt", "conntrack -L"),
     ("ipvsadm.txt", "ipvsadm -Sn"),
+    ("sysctl.txt", "sysctl -a (forwarding, rp_filter, nf_conntrack_tcp_loose)"),
 ];
 
 /// Why a bundle could not be loaded.
@@ -76,6 +79,7 @@ impl BundlePaths {
         pick(&mut self.addrs, "addr.txt");
         pick(&mut self.conntrack, "conntrack.txt");
         pick(&mut self.ipvs, "ipvsadm.txt");
+        pick(&mut self.sysctl, "sysctl.txt");
         Ok(self)
     }
 
@@ -106,7 +110,16 @@ impl BundlePaths {
                 ));
             }
         }
-        Ok(Host::new(ruleset, routing, notes))
+        let sysctls = self.optional(&self.sysctl, parse::sysctl::parse)?;
+        if sysctls.is_none() {
+            notes.push(
+                "no sysctl.txt: forwarding assumed on for every interface, rp_filter off, tcp_loose on"
+                    .to_string(),
+            );
+        }
+        let mut host = Host::new(ruleset, routing, notes);
+        host.sysctls = sysctls.unwrap_or_default();
+        Ok(host)
     }
 
     fn optional<T>(

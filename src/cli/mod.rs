@@ -81,6 +81,7 @@ fn load(input: &InputArgs) -> Result<Host> {
         addrs: input.addrs.clone(),
         conntrack: input.conntrack.clone(),
         ipvs: input.ipvs.clone(),
+        sysctl: None,
     };
     if let Some(dir) = &input.dump {
         paths = paths.with_dir(dir)?;

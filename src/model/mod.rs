@@ -22,6 +22,8 @@ pub struct Host {
     chain_ids: HashMap<(TableName, String), usize>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
+    /// `sysctl` settings from the bundle (empty when none was given).
+    pub sysctls: std::collections::BTreeMap<String, String>,
     /// Whether the ruleset enables connection tracking ([`Ruleset::needs_conntrack`]).
     pub conntrack_enabled: bool,
 }
@@ -45,7 +47,19 @@ impl Host {
             routing,
             chain_ids,
             load_notes,
+            sysctls: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// A sysctl's value, when the bundle has it.
+    pub fn sysctl(&self, key: &str) -> Option<&str> {
+        self.sysctls.get(key).map(String::as_str)
+    }
+
+    /// `net.ipv4.conf.<dev>.<name>` as a number, if known.
+    pub fn conf(&self, dev: &str, name: &str) -> Option<u32> {
+        self.sysctl(&format!("net.ipv4.conf.{dev}.{name}"))
+            .and_then(|v| v.parse().ok())
     }
 
     /// Position of a chain within its table.

@@ -6,6 +6,7 @@ pub mod ip_route;
 pub mod ip_rule;
 pub mod iptables_save;
 pub mod lex;
+pub mod sysctl;
 
 use std::fmt;
 

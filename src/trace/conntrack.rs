@@ -99,7 +99,11 @@ impl Walk<'_> {
             return Ok("TCP SYN without a conntrack entry: new connection (SYN_SENT)".into());
         }
         if f & (SYN | RST | FIN) == 0 {
-            let loose = self.opts.assume.get("tcp-loose") != "0";
+            let loose = if self.opts.assume.is_set("tcp-loose") {
+                self.opts.assume.get("tcp-loose") != "0"
+            } else {
+                self.host.sysctl("net.netfilter.nf_conntrack_tcp_loose") != Some("0")
+            };
             self.assume(
                 "tcp-loose",
                 format!("net.netfilter.nf_conntrack_tcp_loose={}", u8::from(loose)),

@@ -5,7 +5,9 @@
 use std::net::Ipv4Addr;
 
 use super::event::{Event, RouteEvent};
-use super::routing::{input_route, output_route, FibResult, FlowKey, InputOutcome, OutputError};
+use super::routing::{
+    input_route_with, output_route, FibResult, FlowKey, InputOptions, InputOutcome, OutputError, RpFilter,
+};
 use super::walk::Walk;
 
 /// The outcome of a route lookup, reduced to what the pipeline acts on.
@@ -51,9 +53,9 @@ impl Walk<'_> {
 
     /// The input route decision (`ip_rcv_finish` → `ip_route_input_slow`).
     pub fn route_input(&mut self, iif: &str) -> RouteOutcome {
-        let forwarding = self.opts.assume.get("forwarding") != "0";
+        let opts = self.input_options(iif);
         let key = self.flow_key(Some(iif));
-        let r = input_route(&self.host.routing, &key, forwarding);
+        let r = input_route_with(&self.host.routing, &key, &opts);
         for a in &r.assumptions {
             self.assume("routing", a.clone());
         }
@@ -82,6 +84,28 @@ impl Walk<'_> {
         };
         self.emit_route("input", decision, r.fib.as_ref(), None);
         outcome
+    }
+
+    /// Forwarding and rp_filter for the ingress device: `--assume` first, then the
+    /// bundle's sysctls (rp_filter is the max of `all` and the device,
+    /// `IN_DEV_RPFILTER`), else forwarding on and rp_filter off.
+    fn input_options(&self, iif: &str) -> InputOptions {
+        let host = self.host;
+        let forwarding = if self.opts.assume.is_set("forwarding") {
+            self.opts.assume.get("forwarding") != "0"
+        } else {
+            host.conf(iif, "forwarding").is_none_or(|v| v != 0)
+        };
+        let rp = host.conf("all", "rp_filter").unwrap_or(0).max(host.conf(iif, "rp_filter").unwrap_or(0));
+        InputOptions {
+            forwarding,
+            rp_filter: match rp {
+                0 => RpFilter::Off,
+                1 => RpFilter::Strict,
+                _ => RpFilter::Loose,
+            },
+            route_localnet: host.conf(iif, "route_localnet").is_some_and(|v| v != 0),
+        }
     }
 
     /// The output route decision (`ip_route_output_key_hash`; `ip_route_me_harder`

@@ -47,6 +47,21 @@ fn key_fields(line: &str) -> String {
     format!("{head} {}", body.join(" "))
 }
 
+/// The first differing line with one line of context, and the line counts.
+fn first_difference(kernel: &[String], ours: &[String]) -> String {
+    let i = kernel.iter().zip(ours).take_while(|(k, o)| k == o).count();
+    let show = |v: &[String], j: usize| v.get(j).cloned().unwrap_or_else(|| "(none)".into());
+    format!(
+        "  line {} of {} (kernel) / {} (nftrace)\n  before: {}\n  kernel:  {}\n  nftrace: {}",
+        i + 1,
+        kernel.len(),
+        ours.len(),
+        if i > 0 { show(kernel, i - 1) } else { "(start)".into() },
+        show(kernel, i),
+        show(ours, i)
+    )
+}
+
 /// `key=value` pairs of a `conntrack -L` line, split into original and reply halves.
 fn ct_tuples(line: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let (mut orig, mut reply) = (BTreeMap::new(), BTreeMap::new());
@@ -96,11 +111,7 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         .map(|l| key_fields(l.as_str().unwrap_or_default()))
         .collect();
     if ours != kernel {
-        out.failures.push(format!(
-            "{name}: TRACE lines differ\n  kernel:\n    {}\n  nftrace:\n    {}",
-            kernel.join("\n    "),
-            ours.join("\n    ")
-        ));
+        out.failures.push(format!("{name}: TRACE lines differ\n{}", first_difference(&kernel, &ours)));
     }
     check_conntrack(&name, probe, &t, out);
 }
