@@ -14,7 +14,8 @@ use crate::model::conntrack::{CtInfo, CtState};
 use crate::model::matches::PortRange;
 use crate::model::routing::Scope;
 use crate::model::ruleset::TableName;
-use crate::model::target::{NatRange, Target};
+use crate::model::target::{NatFlags, NatRange, Target};
+use super::jhash::{jhash2, raw_u32};
 
 /// Which side a NAT hook rewrites (`HOOK2MANIP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +100,7 @@ impl Walk<'_> {
     fn choose_binding(&mut self, target: &Target, manip: Manip) -> Result<Binding, String> {
         let (old_addr, old_port) = self.side(manip);
         match target {
-            Target::Snat { ranges, .. } | Target::Dnat { ranges, .. } => {
+            Target::Snat { ranges, flags } | Target::Dnat { ranges, flags } => {
                 let range = ranges.first().copied().unwrap_or(NatRange {
                     addrs: None,
                     ports: None,
@@ -107,13 +108,13 @@ impl Walk<'_> {
                 if ranges.len() > 1 {
                     self.assume("nat-range", "several --to ranges: the first is used".into());
                 }
-                let addr = self.pick_addr(range.addrs, old_addr);
-                let (port, why) = self.pick_port(range.ports, old_port, manip);
+                let addr = self.pick_addr(range.addrs, old_addr, flags.persistent);
+                let (port, why) = self.pick_port(range.ports, old_port, manip, *flags);
                 Ok(Binding { addr, port, reason: why })
             }
-            Target::Masquerade { ports, .. } => {
+            Target::Masquerade { ports, flags } => {
                 let addr = self.masquerade_source()?;
-                let (port, why) = self.pick_port(*ports, old_port, manip);
+                let (port, why) = self.pick_port(*ports, old_port, manip, *flags);
                 Ok(Binding {
                     addr,
                     port,
@@ -123,9 +124,9 @@ impl Walk<'_> {
                     ),
                 })
             }
-            Target::Redirect { ports, .. } => {
+            Target::Redirect { ports, flags } => {
                 let addr = self.redirect_addr()?;
-                let (port, why) = self.pick_port(*ports, old_port, manip);
+                let (port, why) = self.pick_port(*ports, old_port, manip, *flags);
                 Ok(Binding {
                     addr,
                     port,
@@ -154,26 +155,39 @@ impl Walk<'_> {
         }
     }
 
-    /// `find_best_ips_proto`: a single address is taken as is; for a range the
-    /// kernel hashes the tuple, which nftrace does not reproduce yet (stated).
-    fn pick_addr(&mut self, addrs: Option<(Ipv4Addr, Ipv4Addr)>, old: Ipv4Addr) -> Ipv4Addr {
-        match addrs {
-            None => old,
-            Some((lo, hi)) if lo == hi => lo,
-            Some((lo, hi)) => {
-                self.assume(
-                    "nat-range",
-                    format!("address range {lo}-{hi}: the kernel picks by hash; {lo} assumed"),
-                );
-                lo
-            }
+    /// `find_best_ips_proto` (nf_nat_core.c): a single address is taken as is; in a
+    /// range the kernel hashes the original source address (as four u32 words of
+    /// `union nf_inet_addr`) seeded with the destination (0 with `--persistent`),
+    /// and scales the hash into the range.
+    fn pick_addr(&mut self, addrs: Option<(Ipv4Addr, Ipv4Addr)>, old: Ipv4Addr, persistent: bool) -> Ipv4Addr {
+        let Some((lo, hi)) = addrs else { return old };
+        if lo == hi {
+            return lo;
         }
+        let seed = if persistent { 0 } else { raw_u32(self.pkt.dst) };
+        let j = jhash2(&[raw_u32(self.pkt.src), 0, 0, 0], seed);
+        let dist = u64::from(u32::from(hi).wrapping_sub(u32::from(lo))) + 1;
+        let offset = (u64::from(j) * dist) >> 32;
+        Ipv4Addr::from(u32::from(lo).wrapping_add(u32::try_from(offset).unwrap_or(0)))
     }
 
     /// Port choice of `get_unique_tuple` for a first connection with no clash: keep
     /// the port when it is in the range; otherwise DST manip starts at the range's
     /// first port (offset 0), SRC manip at a random offset (stated assumption).
-    fn pick_port(&mut self, range: Option<PortRange>, old: Option<u16>, manip: Manip) -> (Option<u16>, String) {
+    /// With `--random`/`--random-fully` (`NF_NAT_RANGE_PROTO_RANDOM_ALL`) the port is
+    /// always drawn at random: nftrace keeps it and says so.
+    fn pick_port(&mut self, range: Option<PortRange>, old: Option<u16>, manip: Manip, flags: NatFlags) -> (Option<u16>, String) {
+        if (flags.random || flags.random_fully) && old.is_some() {
+            let which = if flags.random_fully { "--random-fully" } else { "--random" };
+            self.assume(
+                "nat-port",
+                format!("{which}: the kernel draws the {} port at random; the original port is shown", match manip {
+                    Manip::Src => "source",
+                    Manip::Dst => "destination",
+                }),
+            );
+            return (old, format!("port random ({which})"));
+        }
         let (Some(range), Some(old)) = (range, old) else {
             return (old, "port kept".into());
         };
