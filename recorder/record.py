@@ -385,6 +385,8 @@ def build_probe(topo: Topology, pr: dict, index: int) -> tuple[str, list[str], l
         nargs += ["-i", router_if, "--mac-src", topo.peer_macs[frm]]
     if pr.get("df"):
         nargs.append("--df")
+    if pr.get("sign"):
+        nargs += ["--payload", str(pr["sign"])]
     nargs += ["--ttl", str(ttl), "--id", str(ip_id), "--len", str(length)]
     if tos is not None:
         nargs += ["--tos", f"0x{tos_i:02x}"]
@@ -450,6 +452,10 @@ def run_probe(topo: Topology, pr: dict, index: int) -> dict:
         rec["note"] = pr["note"]
     if pr.get("keep_conntrack"):
         rec["keep_conntrack"] = True
+    if pr.get("assume"):
+        # State the recording left behind that no dump shows (counters of
+        # stateful matches after earlier probes), as nftrace --assume items.
+        rec["nftrace_assume"] = [str(a) for a in pr["assume"]]
     return rec
 
 

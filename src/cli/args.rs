@@ -96,6 +96,9 @@ pub struct PacketArgs {
     /// Set the don't-fragment bit.
     #[arg(long)]
     pub df: bool,
+    /// Start of the payload as text, for `-m string` and `-m u32`.
+    #[arg(long, value_name = "TEXT")]
+    pub payload: Option<String>,
     /// Source MAC address, for `-m mac`.
     #[arg(long = "mac-src", value_name = "MAC")]
     pub mac_src: Option<String>,

@@ -66,6 +66,7 @@ pub fn probe_from_args(a: &PacketArgs) -> Result<Probe> {
         fragment: false,
         mark: number(&a.mark, "--mark")?,
         mac_src: a.mac_src.as_deref().map(mac).transpose()?,
+        payload: a.payload.clone(),
     };
     Ok(Probe { packet, ingress })
 }

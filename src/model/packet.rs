@@ -145,6 +145,8 @@ pub struct Packet {
     pub mark: u32,
     /// Link-layer source address, when known (for `-m mac`).
     pub mac_src: Option<[u8; 6]>,
+    /// Start of the payload, when the user gave it (for `-m string`, `-m u32`).
+    pub payload: Option<String>,
 }
 
 impl Packet {

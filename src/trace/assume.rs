@@ -20,7 +20,7 @@ const KEYS: &[Key] = &[
     Key { name: "statistic", default: "1", values: "N | none", help: "the N-th `statistic --mode random` rule the packet meets is the first to match; `none`: no random rule matches" },
     Key { name: "statistic-nth", default: "0", values: "K", help: "packets already counted by each `statistic --mode nth` rule (fresh ruleset: 0)" },
     Key { name: "limit", default: "match", values: "match | nomatch", help: "`limit`/`hashlimit` token buckets (fresh ruleset: full, so they match)" },
-    Key { name: "recent", default: "empty", values: "empty | listed", help: "whether the source is in every `recent` list" },
+    Key { name: "recent", default: "empty", values: "empty | all | NAME[,NAME…]", help: "the `recent` lists that hold the packet's source" },
     Key { name: "connlimit", default: "0", values: "N", help: "connections counted by `connlimit`" },
     Key { name: "set", default: "nomatch", values: "match | nomatch", help: "membership in ipsets without an `ipset save` dump" },
     Key { name: "string", default: "nomatch", values: "match | nomatch", help: "`string` matches on the payload" },

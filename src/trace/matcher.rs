@@ -155,6 +155,10 @@ impl Eval<'_, '_> {
     /// `xt_statistic.c statistic_mt`.
     fn statistic(&mut self, s: &Neg<StatisticMode>) -> bool {
         match &s.value {
+            StatisticMode::Random { probability, .. } if *probability >= 1.0 || *probability <= 0.0 => {
+                // `(random & 0x7FFFFFFF) < P * 2^31`: certain at 1, impossible at 0.
+                (*probability >= 1.0) ^ s.invert
+            }
             StatisticMode::Random { text, .. } => {
                 self.state.random_seen += 1;
                 let n = self.state.random_seen;
@@ -204,7 +208,8 @@ impl Eval<'_, '_> {
             "connlimit" => self.connlimit(args),
             "owner" => self.owner(args),
             "physdev" => physdev(args),
-            "string" | "u32" => self.by_key(module, module, "payload not known"),
+            "u32" => self.u32(args),
+            "string" => self.string(args),
             "policy" => policy(args),
             "helper" => {
                 self.assume("unknown-match", "no conntrack helper assigned to a first packet".into());
@@ -230,6 +235,50 @@ impl Eval<'_, '_> {
         }
     }
 
+    /// `xt_u32.c`: evaluated on the header bytes the model knows.
+    fn u32(&mut self, args: &[String]) -> bool {
+        let invert = args.first().is_some_and(|a| a == "!");
+        let expr = args.iter().skip_while(|a| *a != "--u32").nth(1);
+        let bytes = super::u32::packet_bytes(self.ctx.packet);
+        match expr.map(|e| super::u32::eval(e, &bytes)) {
+            Some(Ok(hit)) => {
+                if self.ctx.packet.payload.is_none() && self.ctx.packet.len > 40 {
+                    self.assume("u32", "payload bytes unknown: read as zeros (give --payload)".into());
+                }
+                hit ^ invert
+            }
+            _ => self.by_key("u32", "u32", "expression not understood"),
+        }
+    }
+
+    /// `xt_string.c`: searched in `--payload` when given, else an assumption.
+    fn string(&mut self, args: &[String]) -> bool {
+        let mut invert = false;
+        let mut needle = None;
+        let mut icase = false;
+        let mut i = 0;
+        while let Some(a) = args.get(i) {
+            match a.as_str() {
+                "!" => invert = true,
+                "--string" => needle = args.get(i + 1),
+                "--icase" => icase = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        match (&self.ctx.packet.payload, needle) {
+            (Some(payload), Some(n)) => {
+                let hit = if icase {
+                    payload.to_lowercase().contains(&n.to_lowercase())
+                } else {
+                    payload.contains(n.as_str())
+                };
+                hit ^ invert
+            }
+            _ => self.by_key("string", "string", "payload not known (give --payload)"),
+        }
+    }
+
     fn by_key(&mut self, key: &str, module: &str, why: &str) -> bool {
         let hit = self.ctx.assume.matches(key);
         self.assume(
@@ -246,7 +295,13 @@ impl Eval<'_, '_> {
     /// `xt_recent.c`: `--set` always matches (it adds); `--rcheck`/`--update` look the
     /// source up; `--remove` matches only when it was listed.
     fn recent(&mut self, args: &[String]) -> bool {
-        let listed = self.ctx.assume.get("recent") == "listed";
+        let name = args
+            .iter()
+            .position(|a| a == "--name")
+            .and_then(|i| args.get(i + 1))
+            .map_or("DEFAULT", String::as_str);
+        let setting = self.ctx.assume.get("recent");
+        let listed = setting == "all" || setting.split(',').any(|n| n == name);
         let invert = args.first().is_some_and(|a| a == "!");
         let hit = if args.iter().any(|a| a == "--set") {
             true
@@ -256,8 +311,8 @@ impl Eval<'_, '_> {
         self.assume(
             "recent",
             format!(
-                "`recent` list taken as {} (fresh ruleset: empty)",
-                if listed { "holding the source" } else { "empty" }
+                "`recent` list {name} taken as {} (fresh ruleset: empty)",
+                if listed { "holding the source" } else { "not holding the source" }
             ),
         );
         hit ^ invert
@@ -479,8 +534,9 @@ fn ct_condition(c: &Neg<CtCondition>, ct: &CtState) -> bool {
     };
     let hit = match &c.value {
         CtCondition::State(_) => false,
+        // `(status_mask & ct->status) != 0`: NONE is an empty mask, so it never
+        // matches (recorded in fixtures/matches-stateful).
         CtCondition::Status(names) => names.iter().any(|n| match n.as_str() {
-            "NONE" => !conn.seen_reply && !conn.assured && !conn.confirmed,
             "SEEN_REPLY" => conn.seen_reply,
             "ASSURED" => conn.assured,
             "CONFIRMED" => conn.confirmed,

@@ -13,6 +13,7 @@ pub mod route_step;
 pub mod routing;
 pub mod table;
 pub mod targets;
+pub mod u32;
 pub mod walk;
 
 pub use hooks::{trace, Probe};

@@ -197,8 +197,27 @@ impl Walk<'_> {
         TargetResult::Continue
     }
 
+    /// `tcpmss_mangle_packet` (xt_TCPMSS.c): a SYN whose TCP header has no MSS
+    /// option and no data gets one inserted (4 bytes); the model carries no TCP
+    /// options, so a header-only SYN (`LEN=40`) is taken as option-less.
+    fn tcpmss(&mut self) {
+        use crate::model::packet::{tcp_flag, Transport};
+        if let Transport::Tcp { flags, .. } = self.pkt.transport {
+            if flags & tcp_flag::SYN != 0 && self.pkt.len == 40 {
+                self.pkt.len += 4;
+                self.assume(
+                    "tcp-options",
+                    "TCPMSS: the SYN is taken to carry no MSS option, so the kernel inserts one (+4 bytes)".into(),
+                );
+            }
+        }
+    }
+
     /// Extension targets modelled only as "continue" (CHECKSUM, TCPMSS, CLASSIFY, …).
     fn other_target(&mut self, name: &str, args: &[String]) -> TargetResult {
+        if name == "TCPMSS" {
+            self.tcpmss();
+        }
         const HARMLESS: &[&str] = &[
             "CHECKSUM", "TCPMSS", "CLASSIFY", "SET", "AUDIT", "CONNSECMARK", "SECMARK", "LED",
             "IDLETIMER", "TEE", "ULOG", "RATEEST", "TCPOPTSTRIP", "ECN", "HMARK", "DSCP",

@@ -101,7 +101,11 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         .and_then(|p| p.load())
         .unwrap_or_else(|e| panic!("{name}: bundle does not load: {e}"));
     let p = nftrace::cli::probe_from_flags(&args).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-    let t = trace(&host, &p, &TraceOptions::default());
+    let assume: Vec<&str> = probe["nftrace_assume"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let opts = TraceOptions {
+        assume: nftrace::trace::assume::AssumeConfig::parse(&assume).unwrap_or_else(|e| panic!("{name}: {e}")),
+    };
+    let t = trace(&host, &p, &opts);
     out.probes += 1;
     let ours: Vec<String> = trace_lines(&t, &LogFields::default(), true).iter().map(|l| key_fields(l)).collect();
     let kernel: Vec<String> = probe["trace"]
