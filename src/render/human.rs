@@ -189,10 +189,6 @@ impl<'a> Writer<'a> {
         self.level + STEP
     }
 
-    fn paint(&self, style: Style, text: impl Display) -> String {
-        text.style(style).to_string()
-    }
-
     fn header(&mut self, trace: &Trace) {
         let mut fields = packet_fields(&trace.initial, &trace.initial);
         let origin = match &trace.iif {
@@ -205,7 +201,7 @@ impl<'a> Writer<'a> {
             .unwrap_or(fields.len());
         fields.insert(at, field("iif", origin));
         let text = join_fields(&fields, |f| f.text.clone());
-        self.line(0, self.paint(self.p.hook(), text));
+        self.line(0, paint(self.p.hook(), text));
     }
 }
 
@@ -244,10 +240,10 @@ impl Writer<'_> {
     }
 
     fn hook(&mut self, hook: &str, in_dev: Option<&str>, out_dev: Option<&str>) {
-        let mut text = self.paint(self.p.hook(), hook);
+        let mut text = paint(self.p.hook(), hook);
         for (name, dev) in [("in", in_dev), ("out", out_dev)] {
             if let Some(dev) = dev {
-                text.push_str(&format!("  {name}={dev}"));
+                text = format!("{text}  {name}={dev}");
             }
         }
         self.line(0, text);
@@ -272,7 +268,7 @@ impl Writer<'_> {
         // A nat rule's ACCEPT is implied by the translation printed next.
         let explicit = text.is_some() && rule.table != TableName::Nat;
         if let (true, Some(v @ Verdict::Accept)) = (explicit, decided) {
-            self.line(self.child(), self.paint(self.p.verdict(v), v.as_str()));
+            self.line(self.child(), paint(self.p.verdict(v), v.as_str()));
         }
     }
 
@@ -285,9 +281,9 @@ impl Writer<'_> {
         decided: Option<&Verdict>,
     ) -> String {
         match (text, trace_type, decided) {
-            (Some(text), _, _) => self.paint(self.p.rule_text(), text),
+            (Some(text), _, _) => paint(self.p.rule_text(), text),
             (None, TraceType::Policy, Some(v)) => {
-                format!("policy {}", self.paint(self.p.verdict(v), v.as_str()))
+                format!("policy {}", paint(self.p.verdict(v), v.as_str()))
             }
             (None, TraceType::Policy, None) => "policy".to_string(),
             (None, TraceType::Rule | TraceType::Return, _) => "end of chain (return)".to_string(),
@@ -298,32 +294,32 @@ impl Writer<'_> {
     fn locator(&self, r: &RuleRef) -> String {
         format!(
             "{}:{} #{}",
-            self.paint(self.p.table(), r.table),
-            self.paint(self.p.chain(), &r.chain),
+            paint(self.p.table(), r.table),
+            paint(self.p.chain(), &r.chain),
             r.rulenum
         )
     }
 
     fn line_no(&self, line: Option<u32>) -> String {
         match line {
-            Some(n) => format!("  {}", self.paint(self.p.dim(), format!("(line {n})"))),
+            Some(n) => format!("  {}", paint(self.p.dim(), format!("(line {n})"))),
             None => String::new(),
         }
     }
 
     fn jump(&mut self, chain: &str, goto: bool) {
         let word = if goto { "goto" } else { "jump" };
-        let text = format!("→ {word} {}", self.paint(self.p.chain(), chain));
+        let text = format!("→ {word} {}", paint(self.p.chain(), chain));
         self.line(self.child(), text);
     }
 
     fn back(&mut self, to_chain: &str, depth: usize) {
-        let text = format!("← back to {}", self.paint(self.p.chain(), to_chain));
+        let text = format!("← back to {}", paint(self.p.chain(), to_chain));
         self.line(BASE + STEP * (depth + 1), text);
     }
 
     fn change(&mut self, what: &str, old: String, new: String) {
-        let text = format!("{what} {old} → {}", self.paint(self.p.changed(), new));
+        let text = format!("{what} {old} → {}", paint(self.p.changed(), new));
         self.line(self.child(), text);
     }
 
@@ -335,7 +331,7 @@ impl Writer<'_> {
     }
 
     fn conntrack(&mut self, state: &str, reason: &str) {
-        let text = format!("conntrack {state}  {}", self.paint(self.p.dim(), reason));
+        let text = format!("conntrack {state}  {}", paint(self.p.dim(), reason));
         self.line(BASE, text);
     }
 
@@ -358,8 +354,8 @@ impl Writer<'_> {
             NatKind::Dnat => "dst",
         };
         let old = addr_port(*old_addr, *old_port);
-        let new = self.paint(self.p.changed(), addr_port(*new_addr, *new_port));
-        let reason = self.paint(self.p.dim(), format!("({reason})"));
+        let new = paint(self.p.changed(), addr_port(*new_addr, *new_port));
+        let reason = paint(self.p.dim(), format!("({reason})"));
         let indent = if rule.is_some() { self.child() } else { BASE };
         self.line(indent, format!("{target} {side} {old} → {new}  {reason}"));
     }
@@ -373,24 +369,24 @@ impl Writer<'_> {
             steps,
             oif: _,
         } = r;
-        let head = self.paint(self.p.hook(), format!("routing ({kind})"));
+        let head = paint(self.p.hook(), format!("routing ({kind})"));
         self.line(0, format!("{head}  {decision}"));
         for step in steps {
-            self.line(BASE, self.paint(self.p.dim(), format!("· {step}")));
+            self.line(BASE, paint(self.p.dim(), format!("· {step}")));
         }
         if let Some(rule) = rule {
             self.line(
                 BASE,
                 format!(
                     "ip rule   {}",
-                    self.paint(self.p.rule_text(), rule.replace('\t', " "))
+                    paint(self.p.rule_text(), rule.replace('\t', " "))
                 ),
             );
         }
         if let Some(route) = route {
             self.line(
                 BASE,
-                format!("ip route  {}", self.paint(self.p.rule_text(), route)),
+                format!("ip route  {}", paint(self.p.rule_text(), route)),
             );
         }
         self.level = BASE;
@@ -399,7 +395,7 @@ impl Writer<'_> {
     fn table_verdict(&mut self, verdict: &Verdict, rule: &RuleRef) {
         let text = format!(
             "{}  by {rule}",
-            self.paint(self.p.verdict(verdict), verdict_word(verdict))
+            paint(self.p.verdict(verdict), verdict_word(verdict))
         );
         self.line(self.child(), text);
     }
@@ -411,15 +407,12 @@ impl Writer<'_> {
     fn note(&mut self, text: &str) {
         self.line(
             self.child(),
-            self.paint(self.p.assumption(), format!("note: {text}")),
+            paint(self.p.assumption(), format!("note: {text}")),
         );
     }
 
     fn assumption(&mut self, a: &Assumption) {
-        self.line(
-            self.level,
-            self.paint(self.p.assumption(), assumption_text(a)),
-        );
+        self.line(self.level, paint(self.p.assumption(), assumption_text(a)));
     }
 }
 
@@ -427,7 +420,7 @@ impl Writer<'_> {
 impl Writer<'_> {
     fn summary(&mut self, trace: &Trace) {
         self.out.push('\n');
-        let verdict = self.paint(self.p.verdict(&trace.verdict), verdict_word(&trace.verdict));
+        let verdict = paint(self.p.verdict(&trace.verdict), verdict_word(&trace.verdict));
         self.labelled("verdict", verdict);
         self.fate(trace);
         self.before_after(&trace.initial, &trace.final_packet);
@@ -463,10 +456,10 @@ impl Writer<'_> {
             Some(n) => format!(" (line {n} of the dump)"),
             None => " (chain policy)".to_string(),
         };
-        let who = self.paint(self.p.chain(), rule);
+        let who = paint(self.p.chain(), rule);
         self.labelled("fate", format!("{what} by {who}{line}"));
         if let Some(text) = rule_text(&trace.events, rule) {
-            self.labelled("rule", self.paint(self.p.rule_text(), text));
+            self.labelled("rule", paint(self.p.rule_text(), text));
         }
     }
 
@@ -475,7 +468,7 @@ impl Writer<'_> {
         let new = packet_fields(after, before);
         self.labelled("before", join_fields(&old, |f| f.text.clone()));
         if old == new {
-            self.labelled("after", self.paint(self.p.dim(), "unchanged"));
+            self.labelled("after", paint(self.p.dim(), "unchanged"));
             return;
         }
         let after_text = join_fields(&new, |f| {
@@ -485,19 +478,19 @@ impl Writer<'_> {
             } else {
                 Style::new()
             };
-            self.paint(style, &f.text)
+            paint(style, &f.text)
         });
         self.labelled("after", after_text);
     }
 
     fn assumption_list(&mut self, assumptions: &[Assumption]) {
         if assumptions.is_empty() {
-            self.labelled("assumptions", self.paint(self.p.dim(), "no assumptions"));
+            self.labelled("assumptions", paint(self.p.dim(), "no assumptions"));
             return;
         }
         self.labelled("assumptions", assumptions.len());
         for a in assumptions {
-            self.line(BASE, self.paint(self.p.assumption(), assumption_text(a)));
+            self.line(BASE, paint(self.p.assumption(), assumption_text(a)));
         }
     }
 }
@@ -527,6 +520,11 @@ fn verdict_past(v: &Verdict) -> String {
         Verdict::Reject { with } => format!("rejected with {with}"),
         Verdict::Queue => "queued".into(),
     }
+}
+
+/// `text` in `style`; no escape codes when the style is plain.
+fn paint(style: Style, text: impl Display) -> String {
+    text.style(style).to_string()
 }
 
 fn hex(v: u32) -> String {
@@ -560,12 +558,12 @@ fn field(key: &'static str, text: impl Into<String>) -> Field {
 fn packet_fields(p: &Packet, other: &Packet) -> Vec<Field> {
     let ports = p.transport.ports();
     let mut out = vec![
-        field("proto", proto_word(&p.transport)),
+        field("proto", proto_word(p.transport)),
         field("src", addr_port(p.src, ports.map(|(s, _)| s))),
         field("arrow", "→"),
         field("dst", addr_port(p.dst, ports.map(|(_, d)| d))),
     ];
-    out.extend(transport_detail(&p.transport));
+    out.extend(transport_detail(p.transport));
     out.push(field("ttl", format!("ttl {}", p.ttl)));
     if p.tos != 0 || other.tos != 0 {
         out.push(field("tos", format!("tos {}", hex(p.tos.into()))));
@@ -576,7 +574,7 @@ fn packet_fields(p: &Packet, other: &Packet) -> Vec<Field> {
     out
 }
 
-fn proto_word(t: &Transport) -> String {
+fn proto_word(t: Transport) -> String {
     match t {
         Transport::Tcp { .. } => "tcp".into(),
         Transport::Udp { .. } => "udp".into(),
@@ -586,8 +584,8 @@ fn proto_word(t: &Transport) -> String {
 }
 
 /// `[SYN,ACK]` for TCP, `echo-request` / `type 3/1` for ICMP.
-fn transport_detail(t: &Transport) -> Option<Field> {
-    match *t {
+fn transport_detail(t: Transport) -> Option<Field> {
+    match t {
         Transport::Tcp { flags, .. } if flags != 0 => {
             let names: Vec<&str> = tcp_flag::NAMES
                 .iter()
@@ -620,13 +618,279 @@ fn join_fields(fields: &[Field], mut show: impl FnMut(&Field) -> String) -> Stri
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsStr;
+
     use super::*;
     use crate::render::json::samples;
 
+    fn plain(trace: &Trace) -> String {
+        render(trace, &Palette::plain())
+    }
+
+    /// The line that starts (after indentation) with `prefix`.
+    fn line_starting<'a>(out: &'a str, prefix: &str) -> &'a str {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in\n{out}"))
+    }
+
+    fn indent(line: &str) -> usize {
+        line.len() - line.trim_start().len()
+    }
+
     #[test]
-    fn print_samples() {
-        println!("{}", render(&samples::forwarded(), &Palette::plain()));
-        println!("{}", render(&samples::dropped(), &Palette::plain()));
-        println!("{}", render(&samples::forwarded(), &Palette::new(true)));
+    fn use_color_table() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        #[rustfmt::skip]
+        let cases = [
+            // choice, is_terminal, NO_COLOR, expected
+            (ColorChoice::Auto,   /* tty */ true,  None,  true),
+            (ColorChoice::Auto,   /* tty */ false, None,  false),
+            (ColorChoice::Auto,   /* tty */ true,  set,   false),
+            (ColorChoice::Auto,   /* tty */ true,  empty, true),
+            (ColorChoice::Always, /* tty */ false, set,   true),
+            (ColorChoice::Never,  /* tty */ true,  None,  false),
+        ];
+        for (choice, tty, no_color, want) in cases {
+            let got = use_color_with(choice, tty, no_color);
+            assert_eq!(got, want, "{choice:?} tty={tty} NO_COLOR={no_color:?}");
+        }
+    }
+
+    #[test]
+    fn plain_palette_has_no_escapes() {
+        assert!(!plain(&samples::forwarded()).contains('\x1b'));
+        assert!(!plain(&samples::dropped()).contains('\x1b'));
+    }
+
+    #[test]
+    fn new_without_color_is_plain() {
+        let out = render(&samples::forwarded(), &Palette::new(false));
+        assert_eq!(out, plain(&samples::forwarded()));
+    }
+
+    #[test]
+    fn color_palette_colors() {
+        let out = render(&samples::dropped(), &Palette::new(true));
+        assert!(out.contains('\x1b'));
+        let red_drop = "DROP".style(Style::new().red().bold()).to_string();
+        assert!(out.contains(&red_drop), "DROP in red:\n{out}");
+    }
+
+    #[test]
+    fn header_describes_the_packet() {
+        let out = plain(&samples::forwarded());
+        let first = out.lines().next().expect("header");
+        assert_eq!(
+            first,
+            "tcp 183.62.15.118:22449 → 61.146.164.120:10174 [SYN] in eth2 ttl 64"
+        );
+    }
+
+    #[test]
+    fn header_of_a_local_packet() {
+        let mut trace = samples::dropped();
+        trace.iif = None;
+        let out = plain(&trace);
+        assert!(out
+            .lines()
+            .next()
+            .expect("header")
+            .contains("from a local process"));
+    }
+
+    #[test]
+    fn hooks_start_sections_with_devices() {
+        let out = plain(&samples::forwarded());
+        assert!(out.lines().any(|l| l == "PREROUTING  in=eth2"));
+        assert!(out.lines().any(|l| l == "FORWARD  in=eth2  out=eth1"));
+    }
+
+    #[test]
+    fn summary_names_deciding_rule_and_verdict() {
+        let out = plain(&samples::dropped());
+        assert!(out.contains("\nverdict     DROP\n"), "{out}");
+        let fate = line_starting(&out, "fate");
+        assert_eq!(
+            fate,
+            "fate        dropped by mangle:FIREWALL:5 (line 12 of the dump)"
+        );
+        let rule = line_starting(&out, "rule ");
+        assert!(rule.ends_with(samples::DROP_RULE));
+    }
+
+    #[test]
+    fn table_verdict_is_shown_under_its_rule() {
+        let out = plain(&samples::dropped());
+        let rule = line_starting(&out, "mangle:FIREWALL #5");
+        let verdict = line_starting(&out, "DROP  by mangle:FIREWALL:5");
+        assert!(indent(verdict) > indent(rule));
+    }
+
+    #[test]
+    fn rules_are_indented_by_jump_depth() {
+        let out = plain(&samples::forwarded());
+        let caller = line_starting(&out, "mangle:PREROUTING #1");
+        let jump = line_starting(&out, "→ jump FIREWALL");
+        let callee = line_starting(&out, "mangle:FIREWALL #2");
+        let back = line_starting(&out, "← back to PREROUTING");
+        assert_eq!(indent(caller), BASE);
+        assert_eq!(indent(jump), BASE + STEP);
+        assert_eq!(indent(callee), BASE + STEP);
+        assert_eq!(indent(back), BASE + STEP);
+    }
+
+    #[test]
+    fn rule_line_has_locator_text_and_dump_line() {
+        let out = plain(&samples::forwarded());
+        let line = line_starting(&out, "mangle:FIREWALL #2");
+        assert!(
+            line.ends_with(&format!("  {}  (line 13)", samples::MARK_RULE)),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn policy_and_implicit_return_entries() {
+        let out = plain(&samples::forwarded());
+        assert_eq!(
+            line_starting(&out, "raw:PREROUTING #1").trim(),
+            "raw:PREROUTING #1  policy ACCEPT"
+        );
+        let tail = line_starting(&out, "mangle:FIREWALL #4").trim();
+        assert_eq!(tail, "mangle:FIREWALL #4  end of chain (return)");
+    }
+
+    #[test]
+    fn policy_drop_entry() {
+        let mut trace = samples::dropped();
+        let policy = samples::rule_ref(TableName::Filter, "INPUT", 3, None);
+        let pkt = samples::syn();
+        trace.events = vec![
+            samples::rule(crate::trace::event::Hook::Input, &policy, None, 0, &pkt),
+            Event::TableVerdict {
+                hook: crate::trace::event::Hook::Input,
+                table: TableName::Filter,
+                verdict: Verdict::Drop,
+                rule: policy.clone(),
+            },
+        ];
+        trace.disposition = Disposition::Dropped {
+            reason: "DROP by filter:INPUT:3".into(),
+            rule: Some(policy),
+        };
+        let out = plain(&trace);
+        assert!(out.contains("filter:INPUT #3  policy DROP"), "{out}");
+        assert!(
+            out.contains("dropped by filter:INPUT:3 (chain policy)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn mark_change_is_shown() {
+        let out = plain(&samples::forwarded());
+        assert_eq!(line_starting(&out, "mark ").trim(), "mark 0x0 → 0x2");
+    }
+
+    #[test]
+    fn mark_change_is_highlighted() {
+        let palette = Palette::new(true);
+        let out = render(&samples::forwarded(), &palette);
+        let new = "0x2".style(palette.changed()).to_string();
+        assert!(out.contains(&format!("mark 0x0 → {new}")), "{out}");
+    }
+
+    #[test]
+    fn nat_shows_old_new_and_reason() {
+        let out = plain(&samples::forwarded());
+        let nat = line_starting(&out, "DNAT dst").trim();
+        assert_eq!(
+            nat,
+            "DNAT dst 61.146.164.120:10174 → 172.17.21.105:22  (--to-destination 172.17.21.105:22)"
+        );
+    }
+
+    #[test]
+    fn routing_decision_with_rule_route_and_steps() {
+        let out = plain(&samples::forwarded());
+        assert!(out.contains("\nrouting (input)  forward via 172.17.21.105 dev eth1\n"));
+        assert!(out.contains("\n  · 0: from all lookup local: no match\n"));
+        assert!(out.contains("\n  ip rule   32766: from all lookup main\n"));
+        assert!(out.contains("\n  ip route  172.17.21.0/24 dev eth1"));
+    }
+
+    #[test]
+    fn conntrack_decision_is_shown() {
+        let out = plain(&samples::forwarded());
+        assert!(out.contains("\n  conntrack NEW  first packet of the connection\n"));
+    }
+
+    #[test]
+    fn assumptions_inline_and_in_summary() {
+        let out = plain(&samples::forwarded());
+        let text =
+            "assume: source taken as passing the reverse-path check [rpfilter] (filter:FORWARD:3)";
+        assert_eq!(out.matches(text).count(), 2, "{out}");
+        assert!(out.contains("\nassumptions 1\n"));
+    }
+
+    #[test]
+    fn no_assumptions_is_said() {
+        let out = plain(&samples::dropped());
+        assert!(out.contains("\nassumptions no assumptions\n"));
+    }
+
+    #[test]
+    fn sent_fate() {
+        let out = plain(&samples::forwarded());
+        assert!(out.contains("\nfate        sent out of eth1 directly to 172.17.21.105\n"));
+    }
+
+    #[test]
+    fn unchanged_packet() {
+        let out = plain(&samples::dropped());
+        assert!(out.contains("\nafter       unchanged\n"));
+    }
+
+    #[test]
+    fn before_after_highlights_only_changed_fields() {
+        let palette = Palette::new(true);
+        let out = render(&samples::forwarded(), &palette);
+        let after = line_starting(&out, "after");
+        let hl = |s: &str| s.style(palette.changed()).to_string();
+        assert!(after.contains(&hl("172.17.21.105:22")));
+        assert!(after.contains(&hl("ttl 63")));
+        assert!(after.contains(&hl("mark 0x2")));
+        assert!(
+            after.contains("tcp 183.62.15.118:22449 → "),
+            "unchanged fields plain: {after}"
+        );
+    }
+
+    #[test]
+    fn reject_and_generated_reply() {
+        let mut trace = samples::dropped();
+        trace.verdict = Verdict::Reject {
+            with: "icmp-port-unreachable".into(),
+        };
+        trace.events.push(Event::Generated {
+            what: "ICMP port-unreachable".into(),
+            to: trace.initial.src,
+        });
+        let out = plain(&trace);
+        assert!(
+            out.contains("\nverdict     REJECT (icmp-port-unreachable)\n"),
+            "{out}"
+        );
+        assert!(out.contains("rejected with icmp-port-unreachable by mangle:FIREWALL:5"));
+        assert!(out.contains("sends ICMP port-unreachable to 183.62.15.118"));
+    }
+
+    #[test]
+    fn icmp_names() {
+        assert_eq!(icmp_name(8, 0), "echo-request");
+        assert_eq!(icmp_name(3, 1), "type 3/1");
     }
 }

@@ -787,10 +787,315 @@ pub(crate) mod samples {
 }
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
+    use super::samples::{self, rule, rule_ref, syn};
     use super::*;
+    use crate::model::ruleset::TableName;
+
+    fn parsed(trace: &Trace) -> Value {
+        let text = render(trace);
+        assert!(text.ends_with("}\n"), "pretty JSON with a trailing newline");
+        serde_json::from_str(&text).expect("valid JSON")
+    }
+
+    /// The `Rule` events of a document, in order.
+    fn rules(doc: &Value) -> Vec<&Value> {
+        let events = doc["events"].as_array().expect("events array");
+        events.iter().filter(|e| e["type"] == "rule").collect()
+    }
 
     #[test]
-    fn print_sample() {
-        println!("{}", render(&samples::forwarded()));
+    fn version_and_verdict() {
+        let doc = parsed(&samples::forwarded());
+        assert_eq!(doc["nftrace_json"], 1);
+        assert_eq!(doc["verdict"], "ACCEPT");
+        assert!(doc.get("reject_with").is_none());
     }
+
+    #[test]
+    fn sent_disposition_names_oif_and_next_hop() {
+        let doc = parsed(&samples::forwarded());
+        let d = &doc["disposition"];
+        assert_eq!(d["kind"], "sent");
+        assert_eq!(d["oif"], "eth1");
+        assert_eq!(d["next_hop"], "172.17.21.105");
+    }
+
+    #[test]
+    fn initial_packet_fields() {
+        let doc = parsed(&samples::forwarded());
+        let p = &doc["initial"];
+        assert_eq!(p["src"], "183.62.15.118");
+        assert_eq!(p["dst"], "61.146.164.120");
+        assert_eq!(p["proto"], "tcp");
+        assert_eq!(p["proto_number"], 6);
+        assert_eq!(p["sport"], 22449);
+        assert_eq!(p["dport"], 10174);
+        assert_eq!(p["tcp_flags"], serde_json::json!(["SYN"]));
+        assert_eq!(p["iif"], "eth2");
+        assert_eq!(p["oif"], Value::Null);
+        assert_eq!(p["mark"], 0);
+        assert_eq!(p["ttl"], 64);
+    }
+
+    #[test]
+    fn final_packet_after_nat_mark_and_forwarding() {
+        let doc = parsed(&samples::forwarded());
+        let p = &doc["final"];
+        assert_eq!(p["dst"], "172.17.21.105");
+        assert_eq!(p["dport"], 22);
+        assert_eq!(p["mark"], 2);
+        assert_eq!(p["ttl"], 63);
+        assert_eq!(p["oif"], "eth1");
+    }
+
+    #[test]
+    fn every_event_is_present_with_a_type() {
+        let trace = samples::forwarded();
+        let doc = parsed(&trace);
+        let events = doc["events"].as_array().expect("events array");
+        assert_eq!(events.len(), trace.events.len());
+        assert!(events.iter().all(|e| e["type"].is_string()));
+    }
+
+    #[test]
+    fn rule_event_fields() {
+        let doc = parsed(&samples::forwarded());
+        let mark = rules(&doc)
+            .into_iter()
+            .find(|r| r["chain"] == "FIREWALL" && r["rulenum"] == 2)
+            .expect("the MARK rule");
+        assert_eq!(mark["hook"], "PREROUTING");
+        assert_eq!(mark["table"], "mangle");
+        assert_eq!(mark["trace_type"], "rule");
+        assert_eq!(mark["rule"], samples::MARK_RULE);
+        assert_eq!(mark["line"], 13);
+        assert_eq!(mark["depth"], 1);
+        assert_eq!(mark["verdict"], Value::Null, "MARK continues");
+        assert_eq!(mark["packet"]["mark"], 0, "packet before the target ran");
+    }
+
+    #[test]
+    fn policy_entry_has_null_text_and_its_verdict() {
+        let doc = parsed(&samples::forwarded());
+        let raw = rules(&doc)[0];
+        assert_eq!(
+            (&raw["table"], &raw["trace_type"]),
+            (&"raw".into(), &"policy".into())
+        );
+        assert_eq!(raw["rule"], Value::Null);
+        assert_eq!(raw["verdict"], "ACCEPT");
+    }
+
+    #[test]
+    fn accepting_rule_carries_accept() {
+        let doc = parsed(&samples::forwarded());
+        let fwd = rules(&doc)
+            .into_iter()
+            .find(|r| r["hook"] == "FORWARD")
+            .expect("FORWARD rule");
+        assert_eq!(fwd["rule"], samples::ACCEPT_RULE);
+        assert_eq!(fwd["verdict"], "ACCEPT");
+    }
+
+    #[test]
+    fn dropped_names_the_rule() {
+        let doc = parsed(&samples::dropped());
+        assert_eq!(doc["verdict"], "DROP");
+        let d = &doc["disposition"];
+        assert_eq!(d["kind"], "dropped");
+        assert_eq!(d["reason"], "DROP by mangle:FIREWALL:5");
+        assert_eq!(d["rule"]["table"], "mangle");
+        assert_eq!(d["rule"]["chain"], "FIREWALL");
+        assert_eq!(d["rule"]["rulenum"], 5);
+        assert_eq!(d["rule"]["line"], 12);
+        assert_eq!(d["rule_text"], samples::DROP_RULE);
+    }
+
+    #[test]
+    fn deciding_rule_event_has_drop_verdict() {
+        let doc = parsed(&samples::dropped());
+        let last = *rules(&doc).last().expect("rules");
+        assert_eq!(last["verdict"], "DROP");
+        let tv = doc["events"]
+            .as_array()
+            .expect("events")
+            .last()
+            .expect("event")
+            .clone();
+        assert_eq!(tv["type"], "table_verdict");
+        assert_eq!(tv["verdict"], "DROP");
+        assert_eq!(tv["rule"]["rulenum"], 5);
+    }
+
+    #[test]
+    fn every_assumption_is_listed() {
+        let trace = samples::forwarded();
+        let doc = parsed(&trace);
+        let list = doc["assumptions"].as_array().expect("assumptions");
+        assert_eq!(list.len(), trace.assumptions.len());
+        assert_eq!(list[0]["key"], "rpfilter");
+        assert_eq!(list[0]["text"], trace.assumptions[0].text);
+        assert_eq!(list[0]["rule"]["chain"], "FORWARD");
+        let inline = doc["events"].as_array().expect("events");
+        assert!(inline
+            .iter()
+            .any(|e| e["type"] == "assumption" && e["key"] == "rpfilter"));
+    }
+
+    #[test]
+    fn reject_reports_its_reply() {
+        let mut trace = samples::dropped();
+        trace.verdict = Verdict::Reject {
+            with: "tcp-reset".into(),
+        };
+        let doc = parsed(&trace);
+        assert_eq!(doc["verdict"], "REJECT");
+        assert_eq!(doc["reject_with"], "tcp-reset");
+    }
+
+    #[test]
+    fn icmp_packet_has_type_and_no_ports() {
+        let mut trace = samples::dropped();
+        trace.initial.transport = Transport::Icmp {
+            icmp_type: 8,
+            code: 0,
+            id: 7,
+        };
+        let p = &parsed(&trace)["initial"];
+        assert_eq!(
+            (&p["proto"], &p["icmp_type"], &p["icmp_code"]),
+            (&"icmp".into(), &8.into(), &0.into())
+        );
+        assert_eq!(p["sport"], Value::Null);
+        assert!(p.get("tcp_flags").is_none());
+    }
+
+    #[test]
+    fn never_ansi() {
+        assert!(!render(&samples::forwarded()).contains('\x1b'));
+    }
+
+    #[test]
+    fn decided_verdicts_from_stream_shape() {
+        let p = syn();
+        let a = rule_ref(TableName::Mangle, "PREROUTING", 1, Some(3));
+        let b = rule_ref(TableName::Mangle, "PREROUTING", 2, Some(4));
+        let c = rule_ref(TableName::Nat, "PREROUTING", 1, Some(9));
+        let events = [
+            rule(
+                Hook::PreRouting,
+                &a,
+                Some("-A PREROUTING -j MARK --set-mark 1"),
+                0,
+                &p,
+            ),
+            rule(Hook::PreRouting, &b, Some("-A PREROUTING -j ACCEPT"), 0, &p),
+            rule(
+                Hook::PreRouting,
+                &c,
+                Some("-A PREROUTING -j DNAT --to 1.2.3.4"),
+                0,
+                &p,
+            ),
+        ];
+        let got = decided_verdicts(&events);
+        assert_eq!(got, [None, Some(Verdict::Accept), Some(Verdict::Accept)]);
+    }
+
+    /// The whole document for a minimal trace, so the wire format cannot drift
+    /// without this test (and docs/json.md) changing.
+    #[test]
+    fn golden_minimal_document() {
+        let p = syn();
+        let policy = rule_ref(TableName::Filter, "INPUT", 1, None);
+        let trace = Trace {
+            initial: p.clone(),
+            final_packet: p.clone(),
+            iif: Some("eth0".into()),
+            verdict: Verdict::Accept,
+            disposition: Disposition::Delivered,
+            events: vec![rule(Hook::Input, &policy, None, 0, &p)],
+            assumptions: vec![],
+        };
+        assert_eq!(render(&trace), GOLDEN);
+    }
+
+    /// Expected output of [`golden_minimal_document`].
+    const GOLDEN: &str = r#"{
+  "nftrace_json": 1,
+  "verdict": "ACCEPT",
+  "disposition": {
+    "kind": "delivered"
+  },
+  "initial": {
+    "src": "183.62.15.118",
+    "dst": "61.146.164.120",
+    "proto": "tcp",
+    "proto_number": 6,
+    "sport": 22449,
+    "dport": 10174,
+    "tcp_flags": [
+      "SYN"
+    ],
+    "iif": "eth0",
+    "oif": null,
+    "mark": 0,
+    "ttl": 64,
+    "tos": 0,
+    "len": 60
+  },
+  "final": {
+    "src": "183.62.15.118",
+    "dst": "61.146.164.120",
+    "proto": "tcp",
+    "proto_number": 6,
+    "sport": 22449,
+    "dport": 10174,
+    "tcp_flags": [
+      "SYN"
+    ],
+    "iif": "eth0",
+    "oif": null,
+    "mark": 0,
+    "ttl": 64,
+    "tos": 0,
+    "len": 60
+  },
+  "events": [
+    {
+      "type": "rule",
+      "hook": "INPUT",
+      "table": "filter",
+      "chain": "INPUT",
+      "rulenum": 1,
+      "line": null,
+      "trace_type": "policy",
+      "rule": null,
+      "depth": 0,
+      "nf_trace": false,
+      "verdict": "ACCEPT",
+      "packet": {
+        "src": "183.62.15.118",
+        "dst": "61.146.164.120",
+        "proto": "tcp",
+        "proto_number": 6,
+        "sport": 22449,
+        "dport": 10174,
+        "tcp_flags": [
+          "SYN"
+        ],
+        "iif": "eth2",
+        "oif": null,
+        "mark": 0,
+        "ttl": 64,
+        "tos": 0,
+        "len": 60
+      }
+    }
+  ],
+  "assumptions": []
+}
+"#;
 }
