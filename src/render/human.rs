@@ -889,6 +889,23 @@ mod tests {
     }
 
     #[test]
+    fn routing_drop_without_events() {
+        let mut trace = samples::dropped();
+        trace.events.clear();
+        trace.disposition = Disposition::Dropped {
+            reason: "no route to host (ICMP host unreachable)".into(),
+            rule: None,
+        };
+        let out = plain(&trace);
+        assert_eq!(
+            out.lines().count(),
+            7,
+            "header, blank, five summary lines:\n{out}"
+        );
+        assert!(out.contains("\nfate        dropped: no route to host (ICMP host unreachable)\n"));
+    }
+
+    #[test]
     fn icmp_names() {
         assert_eq!(icmp_name(8, 0), "echo-request");
         assert_eq!(icmp_name(3, 1), "type 3/1");
