@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Trace one packet through a host's dumps.
-    Trace(TraceArgs),
+    Trace(Box<TraceArgs>),
     /// Show what was loaded from a host's dumps.
     Show(ShowArgs),
 }

@@ -546,6 +546,7 @@ pub(crate) mod samples {
             fragment: false,
             mark: 0,
             mac_src: None,
+            payload: None,
         }
     }
 

@@ -331,11 +331,12 @@ impl Eval<'_, '_> {
             "connlimit",
             format!("connlimit counts {count} existing connections (+1 for this one)"),
         );
-        // The new connection counts itself: connections = count + 1.
+        // The new connection counts itself (recorded: `--connlimit-above 0` matches).
+        let connections = count + 1;
         if let Some(limit) = value_after("--connlimit-above") {
-            count + 1 > limit
+            connections > limit
         } else if let Some(limit) = value_after("--connlimit-upto") {
-            count + 1 <= limit
+            connections <= limit
         } else {
             false
         }
