@@ -11,6 +11,7 @@
 //! a chain of the table (or an extension target) and no chain jumps back into itself.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 use super::lex::{self, Word};
 use super::{ParseError, ParseErrors};
@@ -679,14 +680,16 @@ fn rule_option(
 ) -> Result<bool, ParseError> {
     match w.as_str() {
         "-s" | "--source" | "--src" => {
-            let (a, sp) = header_addr(cur, spec, invert, w, spec.ip.src.is_some())?;
+            let (a, sp, written) = header_addr(cur, spec, invert, w, spec.ip.src.is_some())?;
             spec.ip.src = Some(a);
             spec.spelling.src = sp;
+            spec.spelling.src_written = written;
         }
         "-d" | "--destination" | "--dst" => {
-            let (a, sp) = header_addr(cur, spec, invert, w, spec.ip.dst.is_some())?;
+            let (a, sp, written) = header_addr(cur, spec, invert, w, spec.ip.dst.is_some())?;
             spec.ip.dst = Some(a);
             spec.spelling.dst = sp;
+            spec.spelling.dst_written = written;
         }
         "-i" | "--in-interface" => {
             once(cur, w, spec.ip.in_iface.is_some())?;
@@ -756,6 +759,10 @@ fn late_bang(cur: &mut Cursor<'_, '_>, spec: &mut Spec, invert: bool) -> Result<
     Ok(true)
 }
 
+/// An address of the header with its spelling, and the address as written when
+/// it had host bits outside the mask.
+type HeaderAddr = (Neg<AddrMask>, AddrSpelling, Option<Ipv4Addr>);
+
 /// `[!] -s addr[/mask]`
 fn header_addr(
     cur: &mut Cursor<'_, '_>,
@@ -763,13 +770,14 @@ fn header_addr(
     invert: bool,
     opt: &Word<'_>,
     seen: bool,
-) -> Result<(Neg<AddrMask>, AddrSpelling), ParseError> {
+) -> Result<HeaderAddr, ParseError> {
     once(cur, opt, seen)?;
     let invert = late_bang(cur, spec, invert)?;
     let w = cur.value("an IPv4 address")?;
-    let (value, spelling) = lex::parse_addr_mask(w.as_str())
+    let (value, spelling, written) = lex::parse_addr_mask_written(w.as_str())
         .ok_or_else(|| cur.err(w, "an IPv4 address[/prefix-length or /dotted-mask]"))?;
-    Ok((Neg { invert, value }, spelling))
+    let written = (written != value.addr).then_some(written);
+    Ok((Neg { invert, value }, spelling, written))
 }
 
 /// Longest interface name (`IFNAMSIZ` - 1).
