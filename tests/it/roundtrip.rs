@@ -182,11 +182,19 @@ fn corpus_dumps_round_trip() {
         return;
     };
     let files = corpus_files(&dir);
-    assert!(!files.is_empty(), "no iptables dumps under {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no iptables dumps under {}",
+        dir.display()
+    );
     let mut failures = Vec::new();
     let (mut rules, mut lines) = (0, 0);
     for path in &files {
-        let name = path.strip_prefix(&dir).unwrap_or(path).display().to_string();
+        let name = path
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let text = std::fs::read_to_string(path).expect("corpus file is readable");
         lines += text.lines().count();
         let result = match KNOWN.iter().find(|(n, _, _)| *n == name) {
@@ -208,6 +216,9 @@ fn known_mismatches_name_existing_files() {
         return;
     };
     for (name, why, _) in KNOWN {
-        assert!(dir.join(name).is_file(), "{name} ({why}) is not in the corpus");
+        assert!(
+            dir.join(name).is_file(),
+            "{name} ({why}) is not in the corpus"
+        );
     }
 }
