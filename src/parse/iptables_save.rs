@@ -11,6 +11,7 @@
 //! a chain of the table (or an extension target) and no chain jumps back into itself.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 use super::lex::{self, Word};
@@ -33,6 +34,7 @@ use crate::model::target::{
 /// returned, in line order.
 pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
     let mut parser = Parser {
+        words: Vec::with_capacity(32),
         file,
         tables: Vec::new(),
         open: None,
@@ -84,12 +86,39 @@ struct ChainRef<'a> {
 struct OpenTable<'a> {
     table: Table,
     header: Ctx<'a>,
-    index: HashMap<String, usize>,
+    index: ChainIndex,
     refs: Vec<ChainRef<'a>>,
+}
+
+/// Chain name → index in [`Table::chains`]. Chain names are short and trusted
+/// to be few per table, so FNV-1a replaces SipHash on this hot path.
+type ChainIndex = HashMap<String, usize, BuildHasherDefault<Fnv1a>>;
+
+/// The FNV-1a hash (64 bit).
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Line-by-line state.
 struct Parser<'a> {
+    /// Reused word buffer (one allocation for the whole file).
+    words: Vec<Word<'a>>,
     file: &'a str,
     tables: Vec<Table>,
     open: Option<OpenTable<'a>>,
@@ -108,24 +137,28 @@ impl<'a> Parser<'a> {
             line,
             text,
         };
-        let result = if body.starts_with('*') {
-            self.table_header(ctx)
-        } else if body.starts_with(':') {
-            self.chain_decl(ctx)
-        } else if body == "COMMIT" {
+        if body == "COMMIT" {
             self.commit(ctx);
-            Ok(())
-        } else {
-            self.rule_line(ctx)
-        };
+            return;
+        }
+        let mut words = std::mem::take(&mut self.words);
+        let result = split(ctx, &mut words).and_then(|()| {
+            if body.starts_with('*') {
+                self.table_header(ctx, &words)
+            } else if body.starts_with(':') {
+                self.chain_decl(ctx, &words)
+            } else {
+                self.rule_line(ctx, &words)
+            }
+        });
+        self.words = words;
         if let Err(e) = result {
             self.errors.push(e);
         }
     }
 
     /// `*table`
-    fn table_header(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
-        let words = split(ctx)?;
+    fn table_header(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
         let first = &words[0];
         if let Some(extra) = words.get(1) {
             return Err(ctx.err_word(extra, "end of line after the table name"));
@@ -159,7 +192,7 @@ impl<'a> Parser<'a> {
                 line: line_u32(ctx.line),
             },
             header: ctx,
-            index: HashMap::new(),
+            index: ChainIndex::default(),
             refs: Vec::new(),
         });
         Ok(())
@@ -178,8 +211,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `:CHAIN POLICY [pkts:bytes]`
-    fn chain_decl(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
-        let words = split(ctx)?;
+    fn chain_decl(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
         let open = self.open_table(ctx)?;
         let first = &words[0];
         let name = first.as_str().get(1..).unwrap_or("");
@@ -214,14 +246,13 @@ impl<'a> Parser<'a> {
     }
 
     /// `[pkts:bytes] -A CHAIN rule-spec`
-    fn rule_line(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
-        let words = split(ctx)?;
+    fn rule_line(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
         let open = self.open_table(ctx)?;
         let (counters, rest) = match words.first() {
             Some(w) if !w.quoted && w.as_str().starts_with('[') => {
                 (Some(counters(ctx, w)?), &words[1..])
             }
-            _ => (None, &words[..]),
+            _ => (None, words),
         };
         let Some(cmd) = rest.first() else {
             return Err(ctx.err_end("-A CHAIN after the counters"));
@@ -273,8 +304,9 @@ impl<'a> Parser<'a> {
                 .push(ctx.err(0, "COMMIT", "a table header (*filter, …) before COMMIT"));
             return;
         };
+        let builtin: Vec<bool> = open.table.chains.iter().map(Chain::is_builtin).collect();
         for r in &open.refs {
-            if let Err(e) = resolve_ref(&mut open.table, &open.index, r) {
+            if let Err(e) = resolve_ref(&mut open.table, &open.index, &builtin, r) {
                 self.errors.push(e);
             }
         }
@@ -310,13 +342,13 @@ fn line_u32(line: usize) -> u32 {
 }
 
 /// Tokenizes a line; a line reaching here has at least one word.
-fn split<'a>(ctx: Ctx<'a>) -> Result<Vec<Word<'a>>, ParseError> {
-    let words = lex::split_words(ctx.text)
+fn split<'a>(ctx: Ctx<'a>, words: &mut Vec<Word<'a>>) -> Result<(), ParseError> {
+    lex::split_words_into(ctx.text, words)
         .map_err(|q| ctx.err(q.0, &ctx.text[q.0..], "a closing \" for this quote"))?;
     if words.is_empty() {
         return Err(ctx.err_end("a word"));
     }
-    Ok(words)
+    Ok(())
 }
 
 /// `[pkts:bytes]`
@@ -424,11 +456,11 @@ const UNTYPED_TARGETS: &[&str] = &[
 /// Decides a provisional `-j NAME`/`-g NAME` now that all chains are known.
 fn resolve_ref(
     table: &mut Table,
-    index: &HashMap<String, usize>,
+    index: &ChainIndex,
+    builtin: &[bool],
     r: &ChainRef<'_>,
 ) -> Result<(), ParseError> {
     let table_name = table.name;
-    let builtin: Vec<bool> = table.chains.iter().map(Chain::is_builtin).collect();
     let Some(rule) = table
         .chains
         .get_mut(r.chain)
@@ -465,59 +497,72 @@ fn resolve_ref(
 
 /// Jump/goto loops among user chains (`mark_source_chains` in ip_tables.c
 /// rejects them at load time). One error per loop, at the rule closing it.
+/// Iterative depth-first search, so deep chain nests cannot overflow the stack.
 fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
-    let chains = &open.table.chains;
-    let mut state = vec![0u8; chains.len()]; // 0 new, 1 on stack, 2 done
-    let mut stack = Vec::new();
+    let edges = jump_edges(open);
+    let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
-    for start in 0..chains.len() {
-        if state[start] == 0 {
-            visit(open, start, &mut state, &mut stack, &mut errors);
+    for root in 0..edges.len() {
+        if state[root] != Visit::New {
+            continue;
+        }
+        // (chain, index of the next edge to follow)
+        let mut stack = vec![(root, 0usize)];
+        state[root] = Visit::OnStack;
+        while let Some(&mut (chain, ref mut next)) = stack.last_mut() {
+            let Some(&(rule, to)) = edges[chain].get(*next) else {
+                state[chain] = Visit::Done;
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            match state[to] {
+                Visit::New => {
+                    state[to] = Visit::OnStack;
+                    stack.push((to, 0));
+                }
+                Visit::OnStack => errors.extend(loop_error(open, &stack, to, chain, rule)),
+                Visit::Done => {}
+            }
         }
     }
     errors
 }
 
-/// Depth-first walk of [`find_loops`].
-fn visit(
-    open: &OpenTable<'_>,
-    chain: usize,
-    state: &mut [u8],
-    stack: &mut Vec<usize>,
-    errors: &mut Vec<ParseError>,
-) {
-    state[chain] = 1;
-    stack.push(chain);
-    for (ri, rule) in open.table.chains[chain].rules.iter().enumerate() {
-        let (Target::Jump(n) | Target::Goto(n)) = &rule.target else {
-            continue;
-        };
-        let Some(&next) = open.index.get(n) else {
-            continue;
-        };
-        match state[next] {
-            0 => visit(open, next, state, stack, errors),
-            1 => errors.extend(loop_error(open, stack, next, chain, ri)),
-            _ => {}
-        }
-    }
-    stack.pop();
-    state[chain] = 2;
+/// Depth-first search marks of [`find_loops`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    New,
+    OnStack,
+    Done,
+}
+
+/// Per chain: `(rule index, target chain)` of every jump and goto to a chain of the table.
+fn jump_edges(open: &OpenTable<'_>) -> Vec<Vec<(usize, usize)>> {
+    let edge = |(ri, rule): (usize, &Rule)| match &rule.target {
+        Target::Jump(n) | Target::Goto(n) => open.index.get(n).map(|&to| (ri, to)),
+        _ => None,
+    };
+    open.table
+        .chains
+        .iter()
+        .map(|c| c.rules.iter().enumerate().filter_map(edge).collect())
+        .collect()
 }
 
 /// The error for a loop closed by rule `rule` of `chain` jumping to `back`.
 fn loop_error(
     open: &OpenTable<'_>,
-    stack: &[usize],
+    stack: &[(usize, usize)],
     back: usize,
     chain: usize,
     rule: usize,
 ) -> Option<ParseError> {
-    let from = stack.iter().position(|&c| c == back)?;
+    let from = stack.iter().position(|&(c, _)| c == back)?;
     let chains = &open.table.chains;
     let mut path: Vec<&str> = stack[from..]
         .iter()
-        .map(|&c| chains[c].name.as_str())
+        .map(|&(c, _)| chains[c].name.as_str())
         .collect();
     path.push(chains[back].name.as_str());
     let r = open
@@ -639,10 +684,7 @@ impl Spec {
 }
 
 /// `rule-spec := { [!] header-opt | -m name match-opts | implicit-match } [target]`
-fn rule_spec(
-    cur: &mut Cursor<'_, '_>,
-    chains: &HashMap<String, usize>,
-) -> Result<Spec, ParseError> {
+fn rule_spec(cur: &mut Cursor<'_, '_>, chains: &ChainIndex) -> Result<Spec, ParseError> {
     let mut spec = Spec::new();
     while cur.peek().is_some() {
         let start = cur.pos;
@@ -676,7 +718,7 @@ fn rule_option(
     spec: &mut Spec,
     invert: bool,
     w: &Word<'_>,
-    chains: &HashMap<String, usize>,
+    chains: &ChainIndex,
 ) -> Result<bool, ParseError> {
     match w.as_str() {
         "-s" | "--source" | "--src" => {
@@ -1601,7 +1643,7 @@ fn target(
     cur: &mut Cursor<'_, '_>,
     spec: &mut Spec,
     goto: bool,
-    chains: &HashMap<String, usize>,
+    chains: &ChainIndex,
 ) -> Result<(), ParseError> {
     let name_word = cur.value(if goto {
         "a chain name"

@@ -52,6 +52,16 @@ pub struct UnterminatedQuote(pub usize);
 /// nftrace reports it instead, since it only happens in damaged pastes.
 pub fn split_words(line: &str) -> Result<Vec<Word<'_>>, UnterminatedQuote> {
     let mut words = Vec::with_capacity(16);
+    split_words_into(line, &mut words)?;
+    Ok(words)
+}
+
+/// [`split_words`] into a reused buffer (cleared first), to spare an allocation per line.
+pub fn split_words_into<'a>(
+    line: &'a str,
+    words: &mut Vec<Word<'a>>,
+) -> Result<(), UnterminatedQuote> {
+    words.clear();
     let bytes = line.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -64,7 +74,7 @@ pub fn split_words(line: &str) -> Result<Vec<Word<'_>>, UnterminatedQuote> {
             }
         }
     }
-    Ok(words)
+    Ok(())
 }
 
 /// Reads the word starting at byte `start`; returns it and the offset after it.
