@@ -1719,7 +1719,7 @@ fn typed_target(args: &mut Cursor<'_, '_>, name: &str) -> Result<Option<Target>,
                 args: words,
             }
         }
-        "MARK" => Target::Mark(mark_target(args, false)?),
+        "MARK" => Target::Mark(mark_target(args)?),
         "CONNMARK" => Target::Connmark(connmark_target(args)?),
         "SNAT" | "DNAT" => nat_target(args, name == "SNAT")?,
         "MASQUERADE" | "REDIRECT" => ports_target(args, name == "MASQUERADE")?,
@@ -1798,7 +1798,7 @@ const REJECT_TYPES: &[&str] = &[
 ];
 
 /// A MARK-style operation with the encodings of kernel-semantics.md §4
-/// (`mark_tg_parse` in libxt_MARK.c). `connmark` selects CONNMARK's spelling.
+/// (`mark_tg_parse` in libxt_MARK.c; CONNMARK's set options use the same).
 fn mark_op(args: &mut Cursor<'_, '_>, opt: &Word<'_>) -> Result<Option<MarkOp>, ParseError> {
     let spelling = match opt.as_str() {
         "--set-xmark" => MarkSpelling::SetXmark,
@@ -1831,7 +1831,7 @@ fn mark_op(args: &mut Cursor<'_, '_>, opt: &Word<'_>) -> Result<Option<MarkOp>, 
 }
 
 /// `-j MARK --set-xmark v/m | --set-mark v[/m] | --and-mark | --or-mark | --xor-mark`
-fn mark_target(args: &mut Cursor<'_, '_>, _connmark: bool) -> Result<MarkOp, ParseError> {
+fn mark_target(args: &mut Cursor<'_, '_>) -> Result<MarkOp, ParseError> {
     let mut out = None;
     while let Some(opt) = target_opt(args) {
         let op = mark_op(args, opt)?.ok_or_else(|| {
