@@ -271,3 +271,23 @@ fn large_dump_parses_quickly() {
     );
     assert!(first_difference("kube.txt", &text, &printed).is_none());
 }
+
+/// Every corpus file, whatever its kind (ip6tables, routes, conntrack…), is read
+/// without a panic; errors are fine.
+#[test]
+fn parser_never_panics_on_any_corpus_file() {
+    let Some(dir) = corpus_dir() else {
+        return;
+    };
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let _ = iptables_save::parse(&path.display().to_string(), &text);
+            }
+        }
+    }
+}
