@@ -231,6 +231,11 @@ pub struct RuleSpelling {
     pub dst: AddrSpelling,
     /// `-s ! addr` instead of `! -s addr` (iptables 1.3 and early 1.4).
     pub bang_after_option: bool,
+    /// The `-s` address as written when it had bits outside its mask
+    /// (`10.1.2.3/8`); [`IpHeaderMatch::src`] holds it masked.
+    pub src_written: Option<Ipv4Addr>,
+    /// The same for `-d`.
+    pub dst_written: Option<Ipv4Addr>,
 }
 
 /// An interface name in `-i`/`-o`; a trailing `+` makes it a prefix match.

@@ -11,6 +11,8 @@
 //! a chain of the table (or an extension target) and no chain jumps back into itself.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::Ipv4Addr;
 
 use super::lex::{self, Word};
 use super::{ParseError, ParseErrors};
@@ -32,6 +34,7 @@ use crate::model::target::{
 /// returned, in line order.
 pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
     let mut parser = Parser {
+        words: Vec::with_capacity(32),
         file,
         tables: Vec::new(),
         open: None,
@@ -83,12 +86,39 @@ struct ChainRef<'a> {
 struct OpenTable<'a> {
     table: Table,
     header: Ctx<'a>,
-    index: HashMap<String, usize>,
+    index: ChainIndex,
     refs: Vec<ChainRef<'a>>,
+}
+
+/// Chain name → index in [`Table::chains`]. Chain names are short and trusted
+/// to be few per table, so FNV-1a replaces SipHash on this hot path.
+type ChainIndex = HashMap<String, usize, BuildHasherDefault<Fnv1a>>;
+
+/// The FNV-1a hash (64 bit).
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Line-by-line state.
 struct Parser<'a> {
+    /// Reused word buffer (one allocation for the whole file).
+    words: Vec<Word<'a>>,
     file: &'a str,
     tables: Vec<Table>,
     open: Option<OpenTable<'a>>,
@@ -107,24 +137,28 @@ impl<'a> Parser<'a> {
             line,
             text,
         };
-        let result = if body.starts_with('*') {
-            self.table_header(ctx)
-        } else if body.starts_with(':') {
-            self.chain_decl(ctx)
-        } else if body == "COMMIT" {
+        if body == "COMMIT" {
             self.commit(ctx);
-            Ok(())
-        } else {
-            self.rule_line(ctx)
-        };
+            return;
+        }
+        let mut words = std::mem::take(&mut self.words);
+        let result = split(ctx, &mut words).and_then(|()| {
+            if body.starts_with('*') {
+                self.table_header(ctx, &words)
+            } else if body.starts_with(':') {
+                self.chain_decl(ctx, &words)
+            } else {
+                self.rule_line(ctx, &words)
+            }
+        });
+        self.words = words;
         if let Err(e) = result {
             self.errors.push(e);
         }
     }
 
     /// `*table`
-    fn table_header(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
-        let words = split(ctx)?;
+    fn table_header(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
         let first = &words[0];
         if let Some(extra) = words.get(1) {
             return Err(ctx.err_word(extra, "end of line after the table name"));
@@ -158,7 +192,7 @@ impl<'a> Parser<'a> {
                 line: line_u32(ctx.line),
             },
             header: ctx,
-            index: HashMap::new(),
+            index: ChainIndex::default(),
             refs: Vec::new(),
         });
         Ok(())
@@ -177,8 +211,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `:CHAIN POLICY [pkts:bytes]`
-    fn chain_decl(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
-        let words = split(ctx)?;
+    fn chain_decl(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
         let open = self.open_table(ctx)?;
         let first = &words[0];
         let name = first.as_str().get(1..).unwrap_or("");
@@ -213,14 +246,13 @@ impl<'a> Parser<'a> {
     }
 
     /// `[pkts:bytes] -A CHAIN rule-spec`
-    fn rule_line(&mut self, ctx: Ctx<'a>) -> Result<(), ParseError> {
-        let words = split(ctx)?;
+    fn rule_line(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
         let open = self.open_table(ctx)?;
         let (counters, rest) = match words.first() {
             Some(w) if !w.quoted && w.as_str().starts_with('[') => {
                 (Some(counters(ctx, w)?), &words[1..])
             }
-            _ => (None, &words[..]),
+            _ => (None, words),
         };
         let Some(cmd) = rest.first() else {
             return Err(ctx.err_end("-A CHAIN after the counters"));
@@ -272,8 +304,9 @@ impl<'a> Parser<'a> {
                 .push(ctx.err(0, "COMMIT", "a table header (*filter, …) before COMMIT"));
             return;
         };
+        let builtin: Vec<bool> = open.table.chains.iter().map(Chain::is_builtin).collect();
         for r in &open.refs {
-            if let Err(e) = resolve_ref(&mut open.table, &open.index, r) {
+            if let Err(e) = resolve_ref(&mut open.table, &open.index, &builtin, r) {
                 self.errors.push(e);
             }
         }
@@ -309,13 +342,13 @@ fn line_u32(line: usize) -> u32 {
 }
 
 /// Tokenizes a line; a line reaching here has at least one word.
-fn split<'a>(ctx: Ctx<'a>) -> Result<Vec<Word<'a>>, ParseError> {
-    let words = lex::split_words(ctx.text)
+fn split<'a>(ctx: Ctx<'a>, words: &mut Vec<Word<'a>>) -> Result<(), ParseError> {
+    lex::split_words_into(ctx.text, words)
         .map_err(|q| ctx.err(q.0, &ctx.text[q.0..], "a closing \" for this quote"))?;
     if words.is_empty() {
         return Err(ctx.err_end("a word"));
     }
-    Ok(words)
+    Ok(())
 }
 
 /// `[pkts:bytes]`
@@ -423,11 +456,11 @@ const UNTYPED_TARGETS: &[&str] = &[
 /// Decides a provisional `-j NAME`/`-g NAME` now that all chains are known.
 fn resolve_ref(
     table: &mut Table,
-    index: &HashMap<String, usize>,
+    index: &ChainIndex,
+    builtin: &[bool],
     r: &ChainRef<'_>,
 ) -> Result<(), ParseError> {
     let table_name = table.name;
-    let builtin: Vec<bool> = table.chains.iter().map(Chain::is_builtin).collect();
     let Some(rule) = table
         .chains
         .get_mut(r.chain)
@@ -464,59 +497,72 @@ fn resolve_ref(
 
 /// Jump/goto loops among user chains (`mark_source_chains` in ip_tables.c
 /// rejects them at load time). One error per loop, at the rule closing it.
+/// Iterative depth-first search, so deep chain nests cannot overflow the stack.
 fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
-    let chains = &open.table.chains;
-    let mut state = vec![0u8; chains.len()]; // 0 new, 1 on stack, 2 done
-    let mut stack = Vec::new();
+    let edges = jump_edges(open);
+    let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
-    for start in 0..chains.len() {
-        if state[start] == 0 {
-            visit(open, start, &mut state, &mut stack, &mut errors);
+    for root in 0..edges.len() {
+        if state[root] != Visit::New {
+            continue;
+        }
+        // (chain, index of the next edge to follow)
+        let mut stack = vec![(root, 0usize)];
+        state[root] = Visit::OnStack;
+        while let Some(&mut (chain, ref mut next)) = stack.last_mut() {
+            let Some(&(rule, to)) = edges[chain].get(*next) else {
+                state[chain] = Visit::Done;
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            match state[to] {
+                Visit::New => {
+                    state[to] = Visit::OnStack;
+                    stack.push((to, 0));
+                }
+                Visit::OnStack => errors.extend(loop_error(open, &stack, to, chain, rule)),
+                Visit::Done => {}
+            }
         }
     }
     errors
 }
 
-/// Depth-first walk of [`find_loops`].
-fn visit(
-    open: &OpenTable<'_>,
-    chain: usize,
-    state: &mut [u8],
-    stack: &mut Vec<usize>,
-    errors: &mut Vec<ParseError>,
-) {
-    state[chain] = 1;
-    stack.push(chain);
-    for (ri, rule) in open.table.chains[chain].rules.iter().enumerate() {
-        let (Target::Jump(n) | Target::Goto(n)) = &rule.target else {
-            continue;
-        };
-        let Some(&next) = open.index.get(n) else {
-            continue;
-        };
-        match state[next] {
-            0 => visit(open, next, state, stack, errors),
-            1 => errors.extend(loop_error(open, stack, next, chain, ri)),
-            _ => {}
-        }
-    }
-    stack.pop();
-    state[chain] = 2;
+/// Depth-first search marks of [`find_loops`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    New,
+    OnStack,
+    Done,
+}
+
+/// Per chain: `(rule index, target chain)` of every jump and goto to a chain of the table.
+fn jump_edges(open: &OpenTable<'_>) -> Vec<Vec<(usize, usize)>> {
+    let edge = |(ri, rule): (usize, &Rule)| match &rule.target {
+        Target::Jump(n) | Target::Goto(n) => open.index.get(n).map(|&to| (ri, to)),
+        _ => None,
+    };
+    open.table
+        .chains
+        .iter()
+        .map(|c| c.rules.iter().enumerate().filter_map(edge).collect())
+        .collect()
 }
 
 /// The error for a loop closed by rule `rule` of `chain` jumping to `back`.
 fn loop_error(
     open: &OpenTable<'_>,
-    stack: &[usize],
+    stack: &[(usize, usize)],
     back: usize,
     chain: usize,
     rule: usize,
 ) -> Option<ParseError> {
-    let from = stack.iter().position(|&c| c == back)?;
+    let from = stack.iter().position(|&(c, _)| c == back)?;
     let chains = &open.table.chains;
     let mut path: Vec<&str> = stack[from..]
         .iter()
-        .map(|&c| chains[c].name.as_str())
+        .map(|&(c, _)| chains[c].name.as_str())
         .collect();
     path.push(chains[back].name.as_str());
     let r = open
@@ -638,10 +684,7 @@ impl Spec {
 }
 
 /// `rule-spec := { [!] header-opt | -m name match-opts | implicit-match } [target]`
-fn rule_spec(
-    cur: &mut Cursor<'_, '_>,
-    chains: &HashMap<String, usize>,
-) -> Result<Spec, ParseError> {
+fn rule_spec(cur: &mut Cursor<'_, '_>, chains: &ChainIndex) -> Result<Spec, ParseError> {
     let mut spec = Spec::new();
     while cur.peek().is_some() {
         let start = cur.pos;
@@ -675,18 +718,20 @@ fn rule_option(
     spec: &mut Spec,
     invert: bool,
     w: &Word<'_>,
-    chains: &HashMap<String, usize>,
+    chains: &ChainIndex,
 ) -> Result<bool, ParseError> {
     match w.as_str() {
         "-s" | "--source" | "--src" => {
-            let (a, sp) = header_addr(cur, spec, invert, w, spec.ip.src.is_some())?;
+            let (a, sp, written) = header_addr(cur, spec, invert, w, spec.ip.src.is_some())?;
             spec.ip.src = Some(a);
             spec.spelling.src = sp;
+            spec.spelling.src_written = written;
         }
         "-d" | "--destination" | "--dst" => {
-            let (a, sp) = header_addr(cur, spec, invert, w, spec.ip.dst.is_some())?;
+            let (a, sp, written) = header_addr(cur, spec, invert, w, spec.ip.dst.is_some())?;
             spec.ip.dst = Some(a);
             spec.spelling.dst = sp;
+            spec.spelling.dst_written = written;
         }
         "-i" | "--in-interface" => {
             once(cur, w, spec.ip.in_iface.is_some())?;
@@ -756,6 +801,10 @@ fn late_bang(cur: &mut Cursor<'_, '_>, spec: &mut Spec, invert: bool) -> Result<
     Ok(true)
 }
 
+/// An address of the header with its spelling, and the address as written when
+/// it had host bits outside the mask.
+type HeaderAddr = (Neg<AddrMask>, AddrSpelling, Option<Ipv4Addr>);
+
 /// `[!] -s addr[/mask]`
 fn header_addr(
     cur: &mut Cursor<'_, '_>,
@@ -763,13 +812,14 @@ fn header_addr(
     invert: bool,
     opt: &Word<'_>,
     seen: bool,
-) -> Result<(Neg<AddrMask>, AddrSpelling), ParseError> {
+) -> Result<HeaderAddr, ParseError> {
     once(cur, opt, seen)?;
     let invert = late_bang(cur, spec, invert)?;
     let w = cur.value("an IPv4 address")?;
-    let (value, spelling) = lex::parse_addr_mask(w.as_str())
+    let (value, spelling, written) = lex::parse_addr_mask_written(w.as_str())
         .ok_or_else(|| cur.err(w, "an IPv4 address[/prefix-length or /dotted-mask]"))?;
-    Ok((Neg { invert, value }, spelling))
+    let written = (written != value.addr).then_some(written);
+    Ok((Neg { invert, value }, spelling, written))
 }
 
 /// Longest interface name (`IFNAMSIZ` - 1).
@@ -1593,7 +1643,7 @@ fn target(
     cur: &mut Cursor<'_, '_>,
     spec: &mut Spec,
     goto: bool,
-    chains: &HashMap<String, usize>,
+    chains: &ChainIndex,
 ) -> Result<(), ParseError> {
     let name_word = cur.value(if goto {
         "a chain name"
@@ -1669,7 +1719,7 @@ fn typed_target(args: &mut Cursor<'_, '_>, name: &str) -> Result<Option<Target>,
                 args: words,
             }
         }
-        "MARK" => Target::Mark(mark_target(args, false)?),
+        "MARK" => Target::Mark(mark_target(args)?),
         "CONNMARK" => Target::Connmark(connmark_target(args)?),
         "SNAT" | "DNAT" => nat_target(args, name == "SNAT")?,
         "MASQUERADE" | "REDIRECT" => ports_target(args, name == "MASQUERADE")?,
@@ -1748,7 +1798,7 @@ const REJECT_TYPES: &[&str] = &[
 ];
 
 /// A MARK-style operation with the encodings of kernel-semantics.md §4
-/// (`mark_tg_parse` in libxt_MARK.c). `connmark` selects CONNMARK's spelling.
+/// (`mark_tg_parse` in libxt_MARK.c; CONNMARK's set options use the same).
 fn mark_op(args: &mut Cursor<'_, '_>, opt: &Word<'_>) -> Result<Option<MarkOp>, ParseError> {
     let spelling = match opt.as_str() {
         "--set-xmark" => MarkSpelling::SetXmark,
@@ -1781,7 +1831,7 @@ fn mark_op(args: &mut Cursor<'_, '_>, opt: &Word<'_>) -> Result<Option<MarkOp>, 
 }
 
 /// `-j MARK --set-xmark v/m | --set-mark v[/m] | --and-mark | --or-mark | --xor-mark`
-fn mark_target(args: &mut Cursor<'_, '_>, _connmark: bool) -> Result<MarkOp, ParseError> {
+fn mark_target(args: &mut Cursor<'_, '_>) -> Result<MarkOp, ParseError> {
     let mut out = None;
     while let Some(opt) = target_opt(args) {
         let op = mark_op(args, opt)?.ok_or_else(|| {
@@ -2028,4 +2078,335 @@ fn dscp_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
         .map(|w| w.as_str().to_string())
         .collect();
     Ok(Target::Dscp { value, args: words })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::save;
+
+    /// A one-rule dump in `table`, with user chains X and Y declared.
+    fn dump(table: &str, rule: &str) -> String {
+        let builtin = builtin_chains(TableName::from_name(table).unwrap())
+            .iter()
+            .map(|c| format!(":{c} ACCEPT [0:0]\n"))
+            .collect::<String>();
+        format!("*{table}\n{builtin}:X - [0:0]\n:Y - [0:0]\n{rule}\nCOMMIT\n")
+    }
+
+    /// Parses one rule of chain `-A {chain}` in `table`.
+    fn rule_in(table: &str, line: &str) -> Rule {
+        let text = dump(table, line);
+        let rs = parse("t", &text).unwrap_or_else(|e| panic!("{line}\n{e}"));
+        let chain_name = line.split_whitespace().nth(1).unwrap();
+        rs.tables[0].chain(chain_name).unwrap().rules[0].clone()
+    }
+
+    /// Prints a parsed rule back.
+    fn printed(table: &str, line: &str) -> String {
+        let rule = rule_in(table, line);
+        let mut out = String::new();
+        let chain = line.split_whitespace().nth(1).unwrap();
+        save::write_rule(&mut out, chain, &rule);
+        out
+    }
+
+    #[test]
+    fn rules_print_back_as_iptables_save_1_8_does() {
+        let cases = [
+            // (table, input, expected output; "" = same as input)
+            ("filter", "-A INPUT -s 10.0.0.0/8 -d 1.2.3.4/32 -i eth0 -o eth1+ -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT", ""),
+            ("filter", "-A INPUT ! -s 10.0.0.0/8 ! -d 1.2.3.4/32 ! -i eth0 ! -o eth1 ! -p udp ! -f -j DROP", ""),
+            ("filter", "-A INPUT -s 10.1.2.3/255.0.255.0 -j DROP", ""),
+            ("filter", "--append INPUT --source 1.2.3.4 --protocol tcp --jump ACCEPT", "-A INPUT -s 1.2.3.4 -p tcp -j ACCEPT"),
+            ("filter", "-A INPUT -s 192.168.1.0/255.255.255.0 -d ! 10.0.0.0/255.0.0.0 -j ACCEPT", ""),
+            ("filter", "-A INPUT -p 47 -j ACCEPT", ""),
+            ("filter", "-A INPUT -p tcp -m tcp ! --dport 22 --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT", ""),
+            ("filter", "-A INPUT -p tcp -m tcp --syn --dport ssh -j ACCEPT", "-A INPUT -p tcp -m tcp --dport 22 --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT"),
+            ("filter", "-A INPUT -p tcp -m tcp --tcp-flags ALL NONE -j DROP", "-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP"),
+            ("filter", "-A INPUT -p tcp -m tcp ! --tcp-option 2 -j DROP", ""),
+            ("filter", "-A INPUT -p tcp --dport 80 -j ACCEPT", ""),
+            ("filter", "-A INPUT -p udp -m udp --dport 53 -j ACCEPT", ""),
+            ("filter", "-A INPUT -p icmp -m icmp --icmp-type 3/4 -j ACCEPT", ""),
+            ("filter", "-A INPUT -p icmp -m icmp ! --icmp-type echo-request -j ACCEPT", "-A INPUT -p icmp -m icmp ! --icmp-type 8 -j ACCEPT"),
+            ("filter", "-A INPUT -p icmp -m icmp --icmp-type any -j ACCEPT", ""),
+            ("filter", "-A INPUT -p tcp -m multiport --dports 22,80,8000:8100 -j ACCEPT", ""),
+            ("filter", "-A INPUT -p tcp -m multiport ! --destination-ports 1,2 -j ACCEPT", "-A INPUT -p tcp -m multiport ! --dports 1,2 -j ACCEPT"),
+            ("filter", "-A INPUT -m iprange --src-range 10.0.0.1-10.0.0.9 ! --dst-range 1.1.1.1-1.1.1.2 -j ACCEPT", ""),
+            ("filter", "-A INPUT -m mark ! --mark 0x4000/0x4000 -m connmark --mark 0x1 -j ACCEPT", ""),
+            ("filter", "-A INPUT -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 53 --ctdir REPLY --ctstatus ASSURED -j ACCEPT", ""),
+            ("filter", "-A INPUT -m state --state NEW,ESTABLISHED -j ACCEPT", ""),
+            ("filter", "-A INPUT -m comment --comment \"say \\\"hi\\\"\" -m comment --comment plain -j ACCEPT", ""),
+            ("filter", "-A INPUT -m addrtype ! --src-type LOCAL --dst-type UNICAST,BROADCAST --limit-iface-in -j ACCEPT", ""),
+            ("filter", "-A INPUT -m length --length 0:100 -m pkttype ! --pkt-type broadcast -j DROP", ""),
+            ("filter", "-A INPUT -m ttl ! --ttl-lt 5 -m tos --tos 0x10/0x3f -m dscp --dscp-class EF -j DROP", "-A INPUT -m ttl ! --ttl-lt 5 -m tos --tos 0x10/0x3f -m dscp --dscp 0x2e -j DROP"),
+            ("filter", "-A INPUT -m mac --mac-source 00:1a:2b:3c:4d:5e -j DROP", "-A INPUT -m mac --mac-source 00:1A:2B:3C:4D:5E -j DROP"),
+            ("nat", "-A PREROUTING -m statistic --mode random --probability 0.33333333349 -j X", ""),
+            ("nat", "-A PREROUTING -m statistic --mode nth --every 3 --packet 1 -j X", ""),
+            ("filter", "-A INPUT -m set ! --match-set blocked src,dst --return-nomatch -j DROP", ""),
+            ("filter", "-A INPUT -m limit --limit 5/min --limit-burst 10 -m recent ! --rcheck --name \"a b\" -j LOG --log-prefix \"dropped: \" --log-level 7", ""),
+            ("filter", "-A INPUT -j REJECT", "-A INPUT -j REJECT --reject-with icmp-port-unreachable"),
+            ("filter", "-A INPUT -p tcp -j REJECT --reject-with tcp-reset", ""),
+            ("filter", "-A INPUT -j NFQUEUE --queue-num 3 --queue-bypass", ""),
+            ("filter", "-A INPUT -j NFLOG --nflog-group 5 --nflog-prefix \"x y\"", ""),
+            ("filter", "-A INPUT -j X", ""),
+            ("filter", "-A INPUT -g Y", ""),
+            ("filter", "-A INPUT", ""),
+            ("raw", "-A PREROUTING -j TRACE", ""),
+            ("raw", "-A PREROUTING -j NOTRACK", ""),
+            ("raw", "-A PREROUTING -p udp -m udp --dport 69 -j CT --helper tftp", ""),
+            ("mangle", "-A PREROUTING -j MARK --set-xmark 0x1/0xffffffff", ""),
+            ("mangle", "-A PREROUTING -j MARK --set-mark 0x2", ""),
+            ("mangle", "-A PREROUTING -j MARK --and-mark 0xff", ""),
+            ("mangle", "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xff0000 --ctmask 0xff0000", ""),
+            ("mangle", "-A PREROUTING -j CONNMARK --set-xmark 0x1/0x1", ""),
+            ("mangle", "-A PREROUTING -j TTL --ttl-dec 1", ""),
+            ("mangle", "-A PREROUTING -j TOS --set-tos 0x10/0x3f", ""),
+            ("mangle", "-A PREROUTING -j DSCP --set-dscp-class AF41", ""),
+            ("mangle", "-A POSTROUTING -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu", ""),
+            ("mangle", "-A POSTROUTING -j CHECKSUM", ""),
+            ("nat", "-A POSTROUTING -o eth0 -j SNAT --to-source 1.2.3.4-1.2.3.6:1000-2000 --to-source 5.6.7.8 --random --persistent", ""),
+            ("nat", "-A PREROUTING -p tcp -j DNAT --to-destination :8080", ""),
+            ("nat", "-A POSTROUTING -j MASQUERADE --to-ports 1024-65535 --random-fully", ""),
+            ("nat", "-A PREROUTING -p tcp -j REDIRECT --to-ports 9040", ""),
+            ("nat", "-A PREROUTING -d 10.0.0.0/24 -j NETMAP --to 192.168.1.0/24", ""),
+            ("nat", "-A PREROUTING -j KUBE-MARK-MASQ-LIKE --some-option 1", ""),
+        ];
+        for (table, input, want) in cases {
+            let want = if want.is_empty() { input } else { want };
+            assert_eq!(printed(table, input), want, "input: {input}");
+        }
+    }
+
+    #[test]
+    fn rule_text_drops_counters_and_keeps_line() {
+        let text = "*filter\n:INPUT ACCEPT [1:2]\n[3:4] -A INPUT -j ACCEPT  \nCOMMIT\n";
+        let rs = parse("t", text).unwrap();
+        let chain = &rs.tables[0].chains[0];
+        assert_eq!(
+            chain.counters,
+            Some(Counters {
+                packets: 1,
+                bytes: 2
+            })
+        );
+        let r = &chain.rules[0];
+        assert_eq!((r.line, r.text.as_str()), (3, "-A INPUT -j ACCEPT"));
+        assert_eq!(
+            r.counters,
+            Some(Counters {
+                packets: 3,
+                bytes: 4
+            })
+        );
+        assert_eq!(
+            save::write(&rs),
+            "*filter\n:INPUT ACCEPT [1:2]\n[3:4] -A INPUT -j ACCEPT\nCOMMIT\n"
+        );
+    }
+
+    #[test]
+    fn mark_encodings_follow_libxt_mark() {
+        let cases = [
+            ("--set-xmark 0x1/0x3", 0x1, 0x3),
+            ("--set-xmark 0x1", 0x1, u32::MAX),
+            ("--set-mark 0x5", 0x5, u32::MAX),
+            ("--set-mark 0x1/0x2", 0x1, 0x3),
+            ("--and-mark 0xff", 0, !0xff),
+            ("--or-mark 0x4", 0x4, 0x4),
+            ("--xor-mark 0x4", 0x4, 0),
+        ];
+        for (opt, value, mask) in cases {
+            let r = rule_in("mangle", &format!("-A PREROUTING -j MARK {opt}"));
+            let Target::Mark(op) = r.target else {
+                panic!("{opt}")
+            };
+            assert_eq!((op.value, op.mask), (value, mask), "{opt}");
+        }
+    }
+
+    #[test]
+    fn connmark_masks_default_to_all_ones() {
+        let r = rule_in(
+            "mangle",
+            "-A PREROUTING -j CONNMARK --save-mark --mask 0xff",
+        );
+        assert!(matches!(
+            r.target,
+            Target::Connmark(ConnmarkOp::Save {
+                nfmask: 0xff,
+                ctmask: 0xff,
+                ..
+            })
+        ));
+        let r = rule_in("mangle", "-A PREROUTING -j CONNMARK --restore-mark");
+        let want = ConnmarkOp::Restore {
+            nfmask: u32::MAX,
+            ctmask: u32::MAX,
+            text: "--restore-mark".into(),
+        };
+        assert_eq!(r.target, Target::Connmark(want));
+    }
+
+    #[test]
+    fn implicit_protocol_match_is_marked() {
+        let r = rule_in(
+            "filter",
+            "-A INPUT -p tcp --dport 22 -m state --state NEW -j ACCEPT",
+        );
+        assert_eq!(r.matches[0].module, "tcp");
+        assert!(r.matches[0].implicit);
+        let MatchKind::Tcp(t) = &r.matches[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            t.dport.map(|p| p.value),
+            Some(PortRange { min: 22, max: 22 })
+        );
+        assert!(!r.matches[1].implicit);
+    }
+
+    #[test]
+    fn header_negations_in_both_spellings() {
+        let new = rule_in("filter", "-A INPUT ! -s 1.2.3.4/32 -j DROP");
+        let old = rule_in("filter", "-A INPUT -s ! 1.2.3.4/32 -j DROP");
+        assert_eq!(new.ip, old.ip);
+        assert!(new.ip.src.unwrap().invert);
+        assert!(old.spelling.bang_after_option && !new.spelling.bang_after_option);
+    }
+
+    #[test]
+    fn addresses_are_stored_masked() {
+        let r = rule_in("filter", "-A INPUT -s 10.1.2.3/8 -j DROP");
+        assert_eq!(r.ip.src.unwrap().value.to_string(), "10.0.0.0/8");
+        assert_eq!(r.spelling.src_written, Some(Ipv4Addr::new(10, 1, 2, 3)));
+    }
+
+    #[test]
+    fn other_matches_keep_their_words() {
+        let r = rule_in(
+            "filter",
+            "-A INPUT -m owner ! --uid-owner 0 -m physdev --physdev-is-bridged -j ACCEPT",
+        );
+        assert_eq!(
+            r.matches[0].kind,
+            MatchKind::Other(vec!["!".into(), "--uid-owner".into(), "0".into()])
+        );
+        assert_eq!(
+            r.matches[1].kind,
+            MatchKind::Other(vec!["--physdev-is-bridged".into()])
+        );
+    }
+
+    #[test]
+    fn a_chain_may_be_jumped_to_before_it_is_declared() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j LATE\n:LATE - [0:0]\nCOMMIT\n";
+        let rs = parse("t", text).unwrap();
+        assert_eq!(
+            rs.tables[0].chains[0].rules[0].target,
+            Target::Jump("LATE".into())
+        );
+    }
+
+    #[test]
+    fn untyped_extension_without_options_is_not_a_jump() {
+        let r = rule_in("mangle", "-A POSTROUTING -j CHECKSUM");
+        assert_eq!(
+            r.target,
+            Target::Other {
+                name: "CHECKSUM".into(),
+                args: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn nft_variant_header_is_a_comment() {
+        let text = "# Generated by iptables-nft-save v1.8.10 (nf_tables) on x\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n# Completed\n";
+        assert!(parse("t", text).is_ok());
+    }
+
+    /// `(input, line, column, found, expected substring)`
+    const ERRORS: &[(&str, usize, usize, &str, &str)] = &[
+        ("*bogus\nCOMMIT\n", 1, 2, "bogus", "a known table: raw, mangle, nat, filter, security"),
+        ("-A INPUT -j ACCEPT\n", 1, 1, "-A INPUT -j ACCEPT", "a table header"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n", 1, 1, "*filter", "COMMIT before the end of the file"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n*nat\nCOMMIT\n", 3, 1, "*nat", "COMMIT before the next table"),
+        ("*filter\n:X - [0:0]\n:X - [0:0]\nCOMMIT\n", 3, 2, "X", "not declared before"),
+        ("*nat\n:FORWARD ACCEPT [0:0]\nCOMMIT\n", 2, 2, "FORWARD", "a built-in chain of nat"),
+        ("*filter\n:INPUT - [0:0]\nCOMMIT\n", 2, 8, "-", "ACCEPT or DROP"),
+        ("*filter\n:INPUT REJECT [0:0]\nCOMMIT\n", 2, 8, "REJECT", "ACCEPT, DROP or -"),
+        ("*filter\n:INPUT ACCEPT [x:0]\nCOMMIT\n", 2, 15, "[x:0]", "counters [packets:bytes]"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A NOPE -j ACCEPT\nCOMMIT\n", 3, 4, "NOPE", "a chain declared with :NAME in table filter"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOPE\nCOMMIT\n", 3, 13, "NOPE", "a chain declared in table filter"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -g NOPE\nCOMMIT\n", 3, 13, "NOPE", "a chain declared in table filter"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n", 4, 9, "INPUT", "a user-defined chain"),
+        ("*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -g A\nCOMMIT\n", 5, 9, "A", "jump loop A -> B -> A"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s example.com -j DROP\nCOMMIT\n", 3, 13, "example.com", "an IPv4 address"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s\nCOMMIT\n", 3, 12, "", "an IPv4 address"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p foo -j DROP\nCOMMIT\n", 3, 13, "foo", "a protocol name or number"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport nosuch -j DROP\nCOMMIT\n", 3, 32, "nosuch", "a port or range"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m tcp --bogus 1 -j DROP\nCOMMIT\n", 3, 17, "--bogus", "an option of -m tcp"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT --wat -j DROP\nCOMMIT\n", 3, 10, "--wat", "a rule option"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 1.1.1.1 -s 2.2.2.2\nCOMMIT\n", 3, 21, "-s", "only once per rule"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT ! -j DROP\nCOMMIT\n", 3, 12, "-j", "no ! before -j"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT --now\nCOMMIT\n", 3, 20, "--now", "ACCEPT takes no options"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j LOG --log-prefix \"abc\nCOMMIT\n", 3, 30, "\"abc", "a closing \""),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT --reject-with nope\nCOMMIT\n", 3, 34, "nope", "a reject type"),
+        ("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MARK --and-mark 0x1/0x2\nCOMMIT\n", 3, 34, "0x1/0x2", "no mask"),
+        ("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MARK\nCOMMIT\n", 3, 22, "", "--set-xmark"),
+        ("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination 1.2.3.4:x\nCOMMIT\n", 3, 40, "1.2.3.4:x", "--to-destination takes [ip[-ip]][:port[-port]]"),
+        ("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j SNAT\nCOMMIT\n", 3, 22, "", "--to-source"),
+        ("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j NETMAP --to 1.2.3.0/255.0.255.0\nCOMMIT\n", 3, 30, "1.2.3.0/255.0.255.0", "an IPv4 network"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate NEWISH\nCOMMIT\n", 3, 33, "NEWISH", "states from"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m mac --mac-source XX:XX\nCOMMIT\n", 3, 30, "XX:XX", "a MAC address"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-I INPUT -j DROP\nCOMMIT\n", 3, 1, "-I", "-A, a chain header"),
+        ("*filter\n*filter\nCOMMIT\n", 2, 1, "*filter", "COMMIT before the next table"),
+    ];
+
+    #[test]
+    fn errors_name_line_column_found_and_expected() {
+        let mut bad = Vec::new();
+        for (input, line, column, found, expected) in ERRORS {
+            let errors = parse("t.txt", input).expect_err(input).0;
+            let e = &errors[0];
+            let got = (e.file.as_str(), e.line, e.column, e.found.as_str());
+            if got != ("t.txt", *line, *column, *found) || !e.expected.contains(expected) {
+                bad.push(format!(
+                    "input: {input:?}\nwant {line}:{column} {found:?} {expected:?}\n{e}"
+                ));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n\n"));
+    }
+
+    #[test]
+    fn errors_on_several_lines_are_all_reported() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p nope\n-A INPUT -s nope\nCOMMIT\n";
+        let errors = parse("t", text).unwrap_err().0;
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
+    }
+
+    #[test]
+    fn never_panics_on_truncated_rules() {
+        let line = "-A INPUT ! -s 1.2.3.4/32 -p tcp -m tcp ! --dport 22 -m conntrack --ctstate NEW -m statistic --mode random --probability 0.5 -m set --match-set s src -j DNAT --to-destination 1.2.3.4:80";
+        for end in 0..=line.len() {
+            let _ = parse("t", &dump("nat", &line[..end]));
+        }
+        for junk in [
+            "!",
+            "! !",
+            "-m",
+            "-j",
+            "\"",
+            "[",
+            "[1:2]",
+            "-A",
+            ":",
+            "*",
+            "-A INPUT -m set !",
+        ] {
+            let _ = parse("t", &dump("filter", junk));
+        }
+    }
 }

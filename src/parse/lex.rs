@@ -52,6 +52,16 @@ pub struct UnterminatedQuote(pub usize);
 /// nftrace reports it instead, since it only happens in damaged pastes.
 pub fn split_words(line: &str) -> Result<Vec<Word<'_>>, UnterminatedQuote> {
     let mut words = Vec::with_capacity(16);
+    split_words_into(line, &mut words)?;
+    Ok(words)
+}
+
+/// [`split_words`] into a reused buffer (cleared first), to spare an allocation per line.
+pub fn split_words_into<'a>(
+    line: &'a str,
+    words: &mut Vec<Word<'a>>,
+) -> Result<(), UnterminatedQuote> {
+    words.clear();
     let bytes = line.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -64,7 +74,7 @@ pub fn split_words(line: &str) -> Result<Vec<Word<'_>>, UnterminatedQuote> {
             }
         }
     }
-    Ok(words)
+    Ok(())
 }
 
 /// Reads the word starting at byte `start`; returns it and the offset after it.
@@ -168,18 +178,23 @@ pub fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     s.parse().ok()
 }
 
-/// `addr[/len|/dotted-mask]` as `-s`/`-d` take it. The address is masked as the
-/// kernel stores it (`ip_packet_match` compares `addr & mask`).
+/// `addr[/len|/dotted-mask]` as `-s`/`-d` take it. The address is masked as
+/// iptables stores it (`ip_packet_match` compares `saddr & mask` with it).
 pub fn parse_addr_mask(s: &str) -> Option<(AddrMask, AddrSpelling)> {
-    let (addr, mask, spelling) = match s.split_once('/') {
+    parse_addr_mask_written(s).map(|(a, sp, _)| (a, sp))
+}
+
+/// Like [`parse_addr_mask`], also returning the address as written.
+pub fn parse_addr_mask_written(s: &str) -> Option<(AddrMask, AddrSpelling, Ipv4Addr)> {
+    let (written, mask, spelling) = match s.split_once('/') {
         None => (parse_ipv4(s)?, u32::MAX, AddrSpelling::Bare),
         Some((a, m)) => {
             let (mask, spelling) = parse_mask(m)?;
             (parse_ipv4(a)?, mask, spelling)
         }
     };
-    let addr = Ipv4Addr::from(u32::from(addr) & mask);
-    Some((AddrMask { addr, mask }, spelling))
+    let addr = Ipv4Addr::from(u32::from(written) & mask);
+    Some((AddrMask { addr, mask }, spelling, written))
 }
 
 /// A mask after `/`: a prefix length 0–32 or a dotted quad.
@@ -192,13 +207,18 @@ fn parse_mask(m: &str) -> Option<(u32, AddrSpelling)> {
     Some((mask, AddrSpelling::Prefix))
 }
 
-/// Writes an address as `save_ipv4_addr` (or iptables 1.3) printed it.
-pub fn format_addr(a: &AddrMask, spelling: AddrSpelling) -> String {
+/// Writes an address as `save_ipv4_addr` (or iptables 1.3) printed it;
+/// `written` replaces the masked address when the dump had host bits set.
+pub fn format_addr(a: &AddrMask, spelling: AddrSpelling, written: Option<Ipv4Addr>) -> String {
+    let shown = AddrMask {
+        addr: written.unwrap_or(a.addr),
+        mask: a.mask,
+    };
     match spelling {
-        AddrSpelling::Prefix => a.to_string(),
-        AddrSpelling::Dotted => format!("{}/{}", a.addr, Ipv4Addr::from(a.mask)),
-        AddrSpelling::Bare if a.mask == u32::MAX => a.addr.to_string(),
-        AddrSpelling::Bare => a.to_string(),
+        AddrSpelling::Prefix => shown.to_string(),
+        AddrSpelling::Dotted => format!("{}/{}", shown.addr, Ipv4Addr::from(a.mask)),
+        AddrSpelling::Bare if a.mask == u32::MAX => shown.addr.to_string(),
+        AddrSpelling::Bare => shown.to_string(),
     }
 }
 
@@ -592,9 +612,9 @@ mod tests {
             ("10.0.0.0/8".into(), AddrSpelling::Prefix)
         );
         let (a, s) = parse_addr_mask("192.168.1.0/255.255.255.0").unwrap();
-        assert_eq!(format_addr(&a, s), "192.168.1.0/255.255.255.0");
+        assert_eq!(format_addr(&a, s, None), "192.168.1.0/255.255.255.0");
         let (a, s) = parse_addr_mask("1.2.3.4").unwrap();
-        assert_eq!(format_addr(&a, s), "1.2.3.4");
+        assert_eq!(format_addr(&a, s, None), "1.2.3.4");
         assert!(parse_addr_mask("1.2.3.4/33").is_none());
         assert!(parse_addr_mask("example.com").is_none());
     }
