@@ -39,7 +39,10 @@ pub const BUNDLE_FILES: &[(&str, &str)] = &[
     ("addr.txt", "ip addr show (or ip -o addr)"),
     ("conntrack.txt", "conntrack -L"),
     ("ipvsadm.txt", "ipvsadm -Sn"),
-    ("sysctl.txt", "sysctl -a (forwarding, rp_filter, nf_conntrack_tcp_loose)"),
+    (
+        "sysctl.txt",
+        "sysctl -a (forwarding, rp_filter, nf_conntrack_tcp_loose)",
+    ),
 ];
 
 /// Why a bundle could not be loaded.
@@ -89,21 +92,30 @@ impl BundlePaths {
         let ruleset = match &self.iptables {
             Some(p) => parse_file(p, parse::iptables_save::parse)?,
             None => {
-                notes.push("no iptables-save dump: no table exists, every hook accepts".to_string());
+                notes
+                    .push("no iptables-save dump: no table exists, every hook accepts".to_string());
                 Ruleset::default()
             }
         };
         let links = self.optional(&self.addrs, parse::ip_addr::parse)?;
-        let routes = self.optional(&self.routes, parse::ip_route::parse)?.map(|dump| {
-            if dump.skipped_v6 > 0 {
-                notes.push(format!("route dump: {} IPv6 lines skipped (IPv4 only)", dump.skipped_v6));
-            }
-            dump.routes
-        });
+        let routes = self
+            .optional(&self.routes, parse::ip_route::parse)?
+            .map(|dump| {
+                if dump.skipped_v6 > 0 {
+                    notes.push(format!(
+                        "route dump: {} IPv6 lines skipped (IPv4 only)",
+                        dump.skipped_v6
+                    ));
+                }
+                dump.routes
+            });
         let rules = self.optional(&self.rules, parse::ip_rule::parse)?;
         let (routing, routing_notes) = Routing::from_dumps(links, routes, rules);
         notes.extend(routing_notes);
-        for (slot, what) in [(&self.conntrack, "conntrack.txt"), (&self.ipvs, "ipvsadm.txt")] {
+        for (slot, what) in [
+            (&self.conntrack, "conntrack.txt"),
+            (&self.ipvs, "ipvsadm.txt"),
+        ] {
             if slot.is_some() {
                 notes.push(format!(
                     "{what} is present but not used yet: every packet is the first of its connection"
@@ -132,13 +144,20 @@ impl BundlePaths {
 }
 
 /// Reads a file (`-` = standard input) and parses it.
-fn parse_file<T>(path: &Path, parser: fn(&str, &str) -> Result<T, ParseErrors>) -> Result<T, LoadError> {
+fn parse_file<T>(
+    path: &Path,
+    parser: fn(&str, &str) -> Result<T, ParseErrors>,
+) -> Result<T, LoadError> {
     let name = path.display().to_string();
     let text = read_text(path).map_err(|source| LoadError::Io {
         path: name.clone(),
         source,
     })?;
-    let shown = if name == "-" { "<stdin>" } else { name.as_str() };
+    let shown = if name == "-" {
+        "<stdin>"
+    } else {
+        name.as_str()
+    };
     Ok(parser(shown, &text)?)
 }
 

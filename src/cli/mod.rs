@@ -91,7 +91,10 @@ fn load(input: &InputArgs) -> Result<Host> {
 
 fn run_trace(a: &TraceArgs) -> Result<String> {
     if a.assume.iter().any(|s| s == "help") {
-        return Ok(format!("assumption keys (--assume KEY=VALUE):\n{}\n", AssumeConfig::help()));
+        return Ok(format!(
+            "assumption keys (--assume KEY=VALUE):\n{}\n",
+            AssumeConfig::help()
+        ));
     }
     let assume = AssumeConfig::parse(&a.assume).map_err(anyhow::Error::msg)?;
     let probe = packet::probe_from_args(&a.packet).context("bad packet description")?;

@@ -49,11 +49,12 @@ pub fn probe_from_args(a: &PacketArgs) -> Result<Probe> {
         None => bail!("-s/--src is required for a received packet (-i)"),
     };
     let transport = transport(a)?;
-    let header_len = 20 + match transport {
-        Transport::Tcp { .. } => 20,
-        Transport::Udp { .. } | Transport::Icmp { .. } => 8,
-        Transport::Other { .. } => 0,
-    };
+    let header_len = 20
+        + match transport {
+            Transport::Tcp { .. } => 20,
+            Transport::Udp { .. } | Transport::Icmp { .. } => 8,
+            Transport::Other { .. } => 0,
+        };
     let packet = Packet {
         src,
         dst,
@@ -124,9 +125,9 @@ fn proto_number(text: &str) -> Result<u8> {
         "esp" => Ok(50),
         "ah" => Ok(51),
         "sctp" => Ok(132),
-        other => other
-            .parse()
-            .with_context(|| format!("-p takes tcp, udp, icmp, gre, esp, ah, sctp or a number 0-255, found {text:?}")),
+        other => other.parse().with_context(|| {
+            format!("-p takes tcp, udp, icmp, gre, esp, ah, sctp or a number 0-255, found {text:?}")
+        }),
     }
 }
 
@@ -157,7 +158,10 @@ fn icmp_type(text: &str) -> Result<(u8, u8)> {
 
 fn mac(text: &str) -> Result<[u8; 6]> {
     let parts: Vec<&str> = text.split(':').collect();
-    let bytes: Option<Vec<u8>> = parts.iter().map(|p| u8::from_str_radix(p, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = parts
+        .iter()
+        .map(|p| u8::from_str_radix(p, 16).ok())
+        .collect();
     match bytes {
         Some(b) if b.len() == 6 => Ok([b[0], b[1], b[2], b[3], b[4], b[5]]),
         _ => bail!("--mac-src takes a MAC address like 02:00:00:00:00:01, found {text:?}"),

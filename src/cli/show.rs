@@ -23,7 +23,12 @@ fn summary(host: &Host) -> String {
         let _ = writeln!(s, "table {}", t.name);
         for c in &t.chains {
             let policy = c.policy.map_or("-", |p| p.as_str());
-            let _ = writeln!(s, "  chain {} (policy {policy}, {} rules)", c.name, c.rules.len());
+            let _ = writeln!(
+                s,
+                "  chain {} (policy {policy}, {} rules)",
+                c.name,
+                c.rules.len()
+            );
             for (i, r) in c.rules.iter().enumerate() {
                 let _ = writeln!(s, "    {:>4}  {}", i + 1, r.text);
             }
@@ -35,7 +40,14 @@ fn summary(host: &Host) -> String {
         let addrs: Vec<String> = l
             .addrs
             .iter()
-            .map(|a| format!("{}/{}{}", a.local, a.prefix_len, if a.secondary { " secondary" } else { "" }))
+            .map(|a| {
+                format!(
+                    "{}/{}{}",
+                    a.local,
+                    a.prefix_len,
+                    if a.secondary { " secondary" } else { "" }
+                )
+            })
             .collect();
         let _ = writeln!(s, "  {} {}", l.name, addrs.join(", "));
     }

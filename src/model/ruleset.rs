@@ -325,15 +325,24 @@ impl Ruleset {
     /// fixtures/empty-nat-no-conntrack).
     pub fn needs_conntrack(&self) -> bool {
         const MATCHES: &[&str] = &[
-            "conntrack", "state", "connmark", "connlimit", "connbytes", "connlabel", "helper",
-            "cluster", "ipvs",
+            "conntrack",
+            "state",
+            "connmark",
+            "connlimit",
+            "connbytes",
+            "connlabel",
+            "helper",
+            "cluster",
+            "ipvs",
         ];
         self.tables
             .iter()
             .flat_map(|t| &t.chains)
             .flat_map(|c| &c.rules)
             .any(|r| {
-                r.matches.iter().any(|m| MATCHES.contains(&m.module.as_str()))
+                r.matches
+                    .iter()
+                    .any(|m| MATCHES.contains(&m.module.as_str()))
                     || r.target.needs_conntrack()
             })
     }

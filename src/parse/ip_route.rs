@@ -468,6 +468,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn route_lines() {
         // (line, type, dst, table, gateway, dev, metric, scope, prefsrc)
         let cases: &[(&str, RouteType, &str, u32, Option<&str>, Option<&str>, u32, Scope, Option<&str>)] = &[

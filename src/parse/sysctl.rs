@@ -18,7 +18,13 @@ pub fn parse(file: &str, text: &str) -> Result<BTreeMap<String, String>, ParseEr
             Some((k, v)) if !k.trim().is_empty() => {
                 map.insert(k.trim().to_string(), v.trim().to_string());
             }
-            _ => errors.push(ParseError::token(file, i + 1, line, trimmed, "`key = value`")),
+            _ => errors.push(ParseError::token(
+                file,
+                i + 1,
+                line,
+                trimmed,
+                "`key = value`",
+            )),
         }
     }
     if errors.is_empty() {
@@ -34,7 +40,11 @@ mod tests {
 
     #[test]
     fn reads_pairs_and_rejects_lines_without_equals() {
-        let m = parse("s", "net.ipv4.ip_forward = 1\n\nnet.ipv4.conf.eth0.rp_filter=2\n").unwrap();
+        let m = parse(
+            "s",
+            "net.ipv4.ip_forward = 1\n\nnet.ipv4.conf.eth0.rp_filter=2\n",
+        )
+        .unwrap();
         assert_eq!(m["net.ipv4.ip_forward"], "1");
         assert_eq!(m["net.ipv4.conf.eth0.rp_filter"], "2");
         let e = parse("s", "ok = 1\nbroken line\n").unwrap_err();

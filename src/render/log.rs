@@ -57,7 +57,9 @@ pub fn render(trace: &Trace, fields: &LogFields) -> String {
         .iter()
         .any(|e| matches!(e, Event::Rule { nf_trace: true, .. }));
     if !traced {
-        out.push_str("# no TRACE rule matched this packet: showing every line as if one had matched first\n");
+        out.push_str(
+            "# no TRACE rule matched this packet: showing every line as if one had matched first\n",
+        );
     }
     for line in trace_lines(trace, fields, traced) {
         out.push_str(&line);
@@ -97,9 +99,19 @@ pub fn trace_lines(trace: &Trace, fields: &LogFields, only_traced: bool) -> Vec<
 }
 
 /// `nf_log_dump_packet_common` + `dump_ipv4_packet` with the TRACE log flags.
-pub fn packet_fields(p: &Packet, in_dev: Option<&str>, out_dev: Option<&str>, f: &LogFields) -> String {
+pub fn packet_fields(
+    p: &Packet,
+    in_dev: Option<&str>,
+    out_dev: Option<&str>,
+    f: &LogFields,
+) -> String {
     let mut s = String::with_capacity(200);
-    let _ = write!(s, "IN={} OUT={} ", in_dev.unwrap_or(""), out_dev.unwrap_or(""));
+    let _ = write!(
+        s,
+        "IN={} OUT={} ",
+        in_dev.unwrap_or(""),
+        out_dev.unwrap_or("")
+    );
     if let Some(dev) = in_dev {
         let mac = if dev == "lo" { LO_MAC } else { f.mac.as_str() };
         let _ = write!(s, "MAC={mac} ");
@@ -127,7 +139,11 @@ pub fn packet_fields(p: &Packet, in_dev: Option<&str>, out_dev: Option<&str>, f:
 
 fn transport_fields(s: &mut String, p: &Packet, f: &LogFields) {
     match p.transport {
-        Transport::Tcp { sport, dport, flags } => {
+        Transport::Tcp {
+            sport,
+            dport,
+            flags,
+        } => {
             let _ = write!(
                 s,
                 "PROTO=TCP SPT={sport} DPT={dport} SEQ={} ACK={} WINDOW={} RES=0x00 ",
@@ -154,7 +170,11 @@ fn transport_fields(s: &mut String, p: &Packet, f: &LogFields) {
             let udp_len = p.len.saturating_sub(20);
             let _ = write!(s, "PROTO=UDP SPT={sport} DPT={dport} LEN={udp_len} ");
         }
-        Transport::Icmp { icmp_type, code, id } => {
+        Transport::Icmp {
+            icmp_type,
+            code,
+            id,
+        } => {
             let _ = write!(s, "PROTO=ICMP TYPE={icmp_type} CODE={code} ");
             if matches!(icmp_type, 0 | 8) {
                 let _ = write!(s, "ID={id} SEQ={} ", f.icmp_seq);

@@ -376,13 +376,26 @@ const SAVE_STRING_OPTIONS: &[&str] = &[
     "--comment",
 ];
 
+/// Options whose value the extension always prints in double quotes
+/// (`u32_save` in libxt_u32.c, `print_string` in libxt_string.c).
+const ALWAYS_QUOTED_OPTIONS: &[&str] = &["--u32", "--string", "--hex-string"];
+
 /// Words kept verbatim: quoted where the extension quotes them
 /// ([`SAVE_STRING_OPTIONS`]) or where the tokenizer needs it (blanks, quotes,
 /// backslashes, empty words); bare otherwise.
 fn write_words(out: &mut String, words: &[String]) {
     let mut prev = "";
     for w in words {
-        if SAVE_STRING_OPTIONS.contains(&prev) || needs_quotes(w) {
+        if ALWAYS_QUOTED_OPTIONS.contains(&prev) {
+            out.push_str(" \"");
+            for c in w.chars() {
+                if matches!(c, '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        } else if SAVE_STRING_OPTIONS.contains(&prev) || needs_quotes(w) {
             push_save_string(out, w);
         } else {
             out.push(' ');

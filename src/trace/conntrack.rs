@@ -63,7 +63,11 @@ impl Walk<'_> {
     pub fn tuple(&self) -> Tuple {
         let (sport, dport) = match self.pkt.transport {
             Transport::Tcp { sport, dport, .. } | Transport::Udp { sport, dport } => (sport, dport),
-            Transport::Icmp { icmp_type, code, id } => (id, u16::from(icmp_type) << 8 | u16::from(code)),
+            Transport::Icmp {
+                icmp_type,
+                code,
+                id,
+            } => (id, u16::from(icmp_type) << 8 | u16::from(code)),
             Transport::Other { .. } => (0, 0),
         };
         Tuple {
@@ -91,9 +95,21 @@ impl Walk<'_> {
     fn tcp_new(&mut self, flags: u8) -> Result<String, String> {
         use tcp_flag::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
         let f = flags & !(ECE | CWR | PSH);
-        let valid = [SYN, SYN | URG, SYN | ACK, RST, RST | ACK, FIN | ACK, FIN | ACK | URG, ACK, ACK | URG];
+        let valid = [
+            SYN,
+            SYN | URG,
+            SYN | ACK,
+            RST,
+            RST | ACK,
+            FIN | ACK,
+            FIN | ACK | URG,
+            ACK,
+            ACK | URG,
+        ];
         if !valid.contains(&f) {
-            return Err(format!("TCP flags 0x{flags:02x} are not a valid combination (tcp_error)"));
+            return Err(format!(
+                "TCP flags 0x{flags:02x} are not a valid combination (tcp_error)"
+            ));
         }
         if f & SYN != 0 && f & ACK == 0 {
             return Ok("TCP SYN without a conntrack entry: new connection (SYN_SENT)".into());
@@ -114,7 +130,10 @@ impl Walk<'_> {
                 Err("TCP ACK without an entry and tcp_loose=0".into())
             };
         }
-        Err("TCP SYN/ACK, FIN or RST without a conntrack entry cannot start a connection (tcp_new)".into())
+        Err(
+            "TCP SYN/ACK, FIN or RST without a conntrack entry cannot start a connection (tcp_new)"
+                .into(),
+        )
     }
 }
 

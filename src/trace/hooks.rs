@@ -85,7 +85,13 @@ pub fn trace(host: &Host, probe: &Probe, opts: &TraceOptions) -> Trace {
 
 impl Walk<'_> {
     /// Runs one hook's steps with the devices the hook sees.
-    fn run_hook(&mut self, hook: Hook, in_dev: Option<&str>, out_dev: Option<&str>, steps: &[Step]) -> Result<(), Stop> {
+    fn run_hook(
+        &mut self,
+        hook: Hook,
+        in_dev: Option<&str>,
+        out_dev: Option<&str>,
+        steps: &[Step],
+    ) -> Result<(), Stop> {
         self.hook = hook;
         self.in_dev = in_dev.map(str::to_string);
         self.out_dev = out_dev.map(str::to_string);
@@ -142,7 +148,9 @@ impl Walk<'_> {
                 what: "ICMP time exceeded (TTL expired in transit)".into(),
                 to: self.pkt.src,
             });
-            return Err(route_stop("TTL would reach 0 when forwarded: dropped by ip_forward before FORWARD".into()));
+            return Err(route_stop(
+                "TTL would reach 0 when forwarded: dropped by ip_forward before FORWARD".into(),
+            ));
         }
         self.pkt.ttl -= 1;
         self.next_hop = Some(next_hop);
@@ -174,7 +182,12 @@ impl Walk<'_> {
 
     /// OUTPUT with `ip_route_me_harder` after mangle (mark, addresses or TOS
     /// changed) and after nat DNAT. The hook's own lines keep the first `OUT=`.
-    fn output_hook(&mut self, hook_oif: &str, oif: &mut String, next_hop: &mut Ipv4Addr) -> Result<(), Stop> {
+    fn output_hook(
+        &mut self,
+        hook_oif: &str,
+        oif: &mut String,
+        next_hop: &mut Ipv4Addr,
+    ) -> Result<(), Stop> {
         self.hook = Hook::Output;
         self.in_dev = None;
         self.out_dev = Some(hook_oif.to_string());
@@ -201,7 +214,10 @@ impl Walk<'_> {
 
     fn reroute(&mut self, oif: &mut String, next_hop: &mut Ipv4Addr) -> Result<(), Stop> {
         match self.route_output("reroute") {
-            RouteOutcome::Unicast { oif: o, next_hop: n } => {
+            RouteOutcome::Unicast {
+                oif: o,
+                next_hop: n,
+            } => {
                 *oif = o;
                 *next_hop = n;
                 Ok(())

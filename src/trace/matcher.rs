@@ -56,9 +56,18 @@ pub fn header_matches(ip: &IpHeaderMatch, ctx: &MatchCtx) -> bool {
     let opt = |o: Option<bool>| o.unwrap_or(true);
     opt(ip.src.as_ref().map(|m| neg(m, |a| a.contains(p.src))))
         && opt(ip.dst.as_ref().map(|m| neg(m, |a| a.contains(p.dst))))
-        && opt(ip.in_iface.as_ref().map(|m| neg(m, |i| i.matches(ctx.in_dev.unwrap_or("")))))
-        && opt(ip.out_iface.as_ref().map(|m| neg(m, |i| i.matches(ctx.out_dev.unwrap_or("")))))
-        && opt(ip.proto.as_ref().map(|m| neg(m, |pr| pr.number == 0 || pr.number == p.proto())))
+        && opt(ip
+            .in_iface
+            .as_ref()
+            .map(|m| neg(m, |i| i.matches(ctx.in_dev.unwrap_or("")))))
+        && opt(ip
+            .out_iface
+            .as_ref()
+            .map(|m| neg(m, |i| i.matches(ctx.out_dev.unwrap_or("")))))
+        && opt(ip
+            .proto
+            .as_ref()
+            .map(|m| neg(m, |pr| pr.number == 0 || pr.number == p.proto())))
         && opt(ip.fragment.map(|invert| p.fragment ^ invert))
 }
 
@@ -155,7 +164,9 @@ impl Eval<'_, '_> {
     /// `xt_statistic.c statistic_mt`.
     fn statistic(&mut self, s: &Neg<StatisticMode>) -> bool {
         match &s.value {
-            StatisticMode::Random { probability, .. } if *probability >= 1.0 || *probability <= 0.0 => {
+            StatisticMode::Random { probability, .. }
+                if *probability >= 1.0 || *probability <= 0.0 =>
+            {
                 // `(random & 0x7FFFFFFF) < P * 2^31`: certain at 1, impossible at 0.
                 (*probability >= 1.0) ^ s.invert
             }
@@ -212,12 +223,18 @@ impl Eval<'_, '_> {
             "string" => self.string(args),
             "policy" => policy(args),
             "helper" => {
-                self.assume("unknown-match", "no conntrack helper assigned to a first packet".into());
+                self.assume(
+                    "unknown-match",
+                    "no conntrack helper assigned to a first packet".into(),
+                );
                 args.first().is_some_and(|a| a == "!")
             }
             "quota" => self.by_key("limit", module, "quota not exhausted"),
             "rpfilter" => {
-                self.assume("unknown-match", "rpfilter: source taken as passing the reverse-path check".into());
+                self.assume(
+                    "unknown-match",
+                    "rpfilter: source taken as passing the reverse-path check".into(),
+                );
                 !args.iter().any(|a| a == "--invert")
             }
             _ => {
@@ -243,7 +260,10 @@ impl Eval<'_, '_> {
         match expr.map(|e| super::u32::eval(e, &bytes)) {
             Some(Ok(hit)) => {
                 if self.ctx.packet.payload.is_none() && self.ctx.packet.len > 40 {
-                    self.assume("u32", "payload bytes unknown: read as zeros (give --payload)".into());
+                    self.assume(
+                        "u32",
+                        "payload bytes unknown: read as zeros (give --payload)".into(),
+                    );
                 }
                 hit ^ invert
             }
@@ -312,7 +332,11 @@ impl Eval<'_, '_> {
             "recent",
             format!(
                 "`recent` list {name} taken as {} (fresh ruleset: empty)",
-                if listed { "holding the source" } else { "not holding the source" }
+                if listed {
+                    "holding the source"
+                } else {
+                    "not holding the source"
+                }
             ),
         );
         hit ^ invert
@@ -449,7 +473,12 @@ fn port_ok(r: &Option<Neg<PortRange>>, port: u16) -> bool {
 
 /// `tcp_mt`: non-first fragments never match.
 fn tcp_matches(t: &TcpMatch, p: &Packet) -> bool {
-    let Transport::Tcp { sport, dport, flags } = p.transport else {
+    let Transport::Tcp {
+        sport,
+        dport,
+        flags,
+    } = p.transport
+    else {
         return false;
     };
     if p.fragment {
@@ -457,8 +486,7 @@ fn tcp_matches(t: &TcpMatch, p: &Packet) -> bool {
     }
     port_ok(&t.sport, sport)
         && port_ok(&t.dport, dport)
-        && t
-            .flags
+        && t.flags
             .as_ref()
             .is_none_or(|n| neg(n, |(mask, comp)| flags & mask == *comp))
         && t.option.as_ref().is_none_or(|n| neg(n, |_| false))
@@ -473,7 +501,10 @@ fn udp_matches(u: &UdpMatch, p: &Packet) -> bool {
 
 /// `icmp_match` in ip_tables.c: type 0xFF (`any`) matches every type.
 fn icmp_matches(i: &IcmpMatch, p: &Packet) -> bool {
-    let Transport::Icmp { icmp_type, code, .. } = p.transport else {
+    let Transport::Icmp {
+        icmp_type, code, ..
+    } = p.transport
+    else {
         return false;
     };
     if p.fragment {
@@ -503,8 +534,12 @@ fn in_range(ip: Ipv4Addr, (lo, hi): (Ipv4Addr, Ipv4Addr)) -> bool {
 }
 
 fn iprange_matches(r: &IprangeMatch, p: &Packet) -> bool {
-    r.src.as_ref().is_none_or(|n| neg(n, |rg| in_range(p.src, *rg)))
-        && r.dst.as_ref().is_none_or(|n| neg(n, |rg| in_range(p.dst, *rg)))
+    r.src
+        .as_ref()
+        .is_none_or(|n| neg(n, |rg| in_range(p.src, *rg)))
+        && r.dst
+            .as_ref()
+            .is_none_or(|n| neg(n, |rg| in_range(p.dst, *rg)))
 }
 
 /// `xt_conntrack.c conntrack_mt_state`: state bits of the packet.
@@ -543,7 +578,9 @@ fn ct_condition(c: &Neg<CtCondition>, ct: &CtState) -> bool {
             "CONFIRMED" => conn.confirmed,
             _ => false,
         }),
-        CtCondition::Proto(p) => p.parse::<u8>().ok().or_else(|| proto_number(p)) == Some(conn.orig.proto),
+        CtCondition::Proto(p) => {
+            p.parse::<u8>().ok().or_else(|| proto_number(p)) == Some(conn.orig.proto)
+        }
         CtCondition::OrigSrc(a) => a.contains(conn.orig.src),
         CtCondition::OrigDst(a) => a.contains(conn.orig.dst),
         CtCondition::ReplSrc(a) => a.contains(conn.reply.src),

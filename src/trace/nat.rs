@@ -6,6 +6,7 @@
 use std::net::Ipv4Addr;
 
 use super::event::{Event, Hook, NatKind, RuleRef, Verdict};
+use super::jhash::{jhash2, raw_u32};
 use super::routing::{first_addr, inet_select_addr};
 use super::table::TableResult;
 use super::targets::TargetResult;
@@ -15,7 +16,6 @@ use crate::model::matches::PortRange;
 use crate::model::routing::Scope;
 use crate::model::ruleset::TableName;
 use crate::model::target::{NatFlags, NatRange, Target};
-use super::jhash::{jhash2, raw_u32};
 
 /// Which side a NAT hook rewrites (`HOOK2MANIP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,12 @@ impl Walk<'_> {
 
     /// A NAT target in the nat table: choose the binding, rewrite the packet and
     /// the connection's reply tuple, then NF_ACCEPT (ends the chain).
-    pub fn nat_target(&mut self, table: TableName, target: &Target, rule: &RuleRef) -> TargetResult {
+    pub fn nat_target(
+        &mut self,
+        table: TableName,
+        target: &Target,
+        rule: &RuleRef,
+    ) -> TargetResult {
         if table != TableName::Nat || !matches!(self.ct, CtState::Tracked { .. }) {
             return TargetResult::Continue;
         }
@@ -110,7 +115,11 @@ impl Walk<'_> {
                 }
                 let addr = self.pick_addr(range.addrs, old_addr, flags.persistent);
                 let (port, why) = self.pick_port(range.ports, old_port, manip, *flags);
-                Ok(Binding { addr, port, reason: why })
+                Ok(Binding {
+                    addr,
+                    port,
+                    reason: why,
+                })
             }
             Target::Masquerade { ports, flags } => {
                 let addr = self.masquerade_source()?;
@@ -135,7 +144,9 @@ impl Walk<'_> {
             }
             Target::Netmap { to } => {
                 let mask = u32::from(to.netmask());
-                let addr = Ipv4Addr::from((u32::from(old_addr) & !mask) | (u32::from(to.network()) & mask));
+                let addr = Ipv4Addr::from(
+                    (u32::from(old_addr) & !mask) | (u32::from(to.network()) & mask),
+                );
                 Ok(Binding {
                     addr,
                     port: old_port,
@@ -159,7 +170,12 @@ impl Walk<'_> {
     /// range the kernel hashes the original source address (as four u32 words of
     /// `union nf_inet_addr`) seeded with the destination (0 with `--persistent`),
     /// and scales the hash into the range.
-    fn pick_addr(&mut self, addrs: Option<(Ipv4Addr, Ipv4Addr)>, old: Ipv4Addr, persistent: bool) -> Ipv4Addr {
+    fn pick_addr(
+        &mut self,
+        addrs: Option<(Ipv4Addr, Ipv4Addr)>,
+        old: Ipv4Addr,
+        persistent: bool,
+    ) -> Ipv4Addr {
         let Some((lo, hi)) = addrs else { return old };
         if lo == hi {
             return lo;
@@ -176,15 +192,28 @@ impl Walk<'_> {
     /// first port (offset 0), SRC manip at a random offset (stated assumption).
     /// With `--random`/`--random-fully` (`NF_NAT_RANGE_PROTO_RANDOM_ALL`) the port is
     /// always drawn at random: nftrace keeps it and says so.
-    fn pick_port(&mut self, range: Option<PortRange>, old: Option<u16>, manip: Manip, flags: NatFlags) -> (Option<u16>, String) {
+    fn pick_port(
+        &mut self,
+        range: Option<PortRange>,
+        old: Option<u16>,
+        manip: Manip,
+        flags: NatFlags,
+    ) -> (Option<u16>, String) {
         if (flags.random || flags.random_fully) && old.is_some() {
-            let which = if flags.random_fully { "--random-fully" } else { "--random" };
+            let which = if flags.random_fully {
+                "--random-fully"
+            } else {
+                "--random"
+            };
             self.assume(
                 "nat-port",
-                format!("{which}: the kernel draws the {} port at random; the original port is shown", match manip {
-                    Manip::Src => "source",
-                    Manip::Dst => "destination",
-                }),
+                format!(
+                    "{which}: the kernel draws the {} port at random; the original port is shown",
+                    match manip {
+                        Manip::Src => "source",
+                        Manip::Dst => "destination",
+                    }
+                ),
             );
             return (old, format!("port random ({which})"));
         }
@@ -192,10 +221,16 @@ impl Walk<'_> {
             return (old, "port kept".into());
         };
         if range.contains(old) {
-            return (Some(old), format!("port {old} kept (inside {}-{})", range.min, range.max));
+            return (
+                Some(old),
+                format!("port {old} kept (inside {}-{})", range.min, range.max),
+            );
         }
         if range.min == range.max || manip == Manip::Dst {
-            return (Some(range.min), format!("port {} from the range", range.min));
+            return (
+                Some(range.min),
+                format!("port {} from the range", range.min),
+            );
         }
         self.assume(
             "nat-port",
@@ -204,7 +239,10 @@ impl Walk<'_> {
                 range.min, range.max, range.min
             ),
         );
-        (Some(range.min), format!("port {} assumed from the range", range.min))
+        (
+            Some(range.min),
+            format!("port {} assumed from the range", range.min),
+        )
     }
 
     /// `nf_nat_masquerade_ipv4`: source = `inet_select_addr(out, nexthop, universe)`,
@@ -212,8 +250,9 @@ impl Walk<'_> {
     fn masquerade_source(&mut self) -> Result<Ipv4Addr, String> {
         let out = self.out_dev.clone().unwrap_or_default();
         let nh = self.next_hop.unwrap_or(self.pkt.dst);
-        inet_select_addr(&self.host.routing, &out, nh, Scope::Universe)
-            .ok_or_else(|| format!("MASQUERADE: {out} has no usable IPv4 address (\"ate my IP address\"): dropped"))
+        inet_select_addr(&self.host.routing, &out, nh, Scope::Universe).ok_or_else(|| {
+            format!("MASQUERADE: {out} has no usable IPv4 address (\"ate my IP address\"): dropped")
+        })
     }
 
     /// `nf_nat_redirect_ipv4`: 127.0.0.1 for local packets, else the first address

@@ -6,7 +6,8 @@ use std::net::Ipv4Addr;
 
 use super::event::{Event, RouteEvent};
 use super::routing::{
-    input_route_with, output_route, FibResult, FlowKey, InputOptions, InputOutcome, OutputError, RpFilter,
+    input_route_with, output_route, FibResult, FlowKey, InputOptions, InputOutcome, OutputError,
+    RpFilter,
 };
 use super::walk::Walk;
 
@@ -62,7 +63,10 @@ impl Walk<'_> {
         let (outcome, decision) = match r.outcome {
             InputOutcome::Local { broadcast, .. } => (
                 RouteOutcome::Local,
-                format!("local delivery{}", if broadcast { " (broadcast)" } else { "" }),
+                format!(
+                    "local delivery{}",
+                    if broadcast { " (broadcast)" } else { "" }
+                ),
             ),
             InputOutcome::Forward { dev, gateway, .. } => {
                 let oif = dev.unwrap_or_default();
@@ -71,7 +75,9 @@ impl Walk<'_> {
                 (RouteOutcome::Unicast { oif, next_hop }, decision)
             }
             InputOutcome::MartianSource(why) => fail(format!("martian source: {why}; dropped")),
-            InputOutcome::MartianDestination(why) => fail(format!("martian destination: {why}; dropped")),
+            InputOutcome::MartianDestination(why) => {
+                fail(format!("martian destination: {why}; dropped"))
+            }
             InputOutcome::Unreachable { error, icmp } => {
                 if let Some(code) = icmp {
                     self.emit(Event::Generated {
@@ -79,7 +85,9 @@ impl Walk<'_> {
                         to: self.pkt.src,
                     });
                 }
-                fail(format!("no usable route: {error}; dropped before INPUT/FORWARD"))
+                fail(format!(
+                    "no usable route: {error}; dropped before INPUT/FORWARD"
+                ))
             }
         };
         self.emit_route("input", decision, r.fib.as_ref(), None);
@@ -96,7 +104,10 @@ impl Walk<'_> {
         } else {
             host.conf(iif, "forwarding").is_none_or(|v| v != 0)
         };
-        let rp = host.conf("all", "rp_filter").unwrap_or(0).max(host.conf(iif, "rp_filter").unwrap_or(0));
+        let rp = host
+            .conf("all", "rp_filter")
+            .unwrap_or(0)
+            .max(host.conf(iif, "rp_filter").unwrap_or(0));
         InputOptions {
             forwarding,
             rp_filter: match rp {
@@ -146,14 +157,24 @@ impl Walk<'_> {
         outcome
     }
 
-    fn emit_route(&mut self, kind: &'static str, decision: String, fib: Option<&FibResult>, oif: Option<String>) {
+    fn emit_route(
+        &mut self,
+        kind: &'static str,
+        decision: String,
+        fib: Option<&FibResult>,
+        oif: Option<String>,
+    ) {
         let routing = &self.host.routing;
         let (rule, route, steps) = match fib {
             Some(f) => {
                 let matched = f.matched();
                 (
-                    matched.and_then(|m| routing.rules.get(m.rule)).map(|r| r.text.clone()),
-                    matched.and_then(|m| routing.routes.get(m.route)).map(|r| r.text.clone()),
+                    matched
+                        .and_then(|m| routing.rules.get(m.rule))
+                        .map(|r| r.text.clone()),
+                    matched
+                        .and_then(|m| routing.routes.get(m.route))
+                        .map(|r| r.text.clone()),
                     f.steps.iter().map(|s| s.describe(routing)).collect(),
                 )
             }
@@ -171,7 +192,12 @@ impl Walk<'_> {
 }
 
 fn fail(reason: String) -> (RouteOutcome, String) {
-    (RouteOutcome::Fail { reason: reason.clone() }, reason)
+    (
+        RouteOutcome::Fail {
+            reason: reason.clone(),
+        },
+        reason,
+    )
 }
 
 fn describe_hop(what: &str, dev: &str, gateway: Option<Ipv4Addr>) -> String {

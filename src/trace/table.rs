@@ -74,7 +74,12 @@ impl Walk<'_> {
                 continue;
             }
             let builtin_chain = pos.chain == builtin;
-            self.log_rule(&rule_ref, trace_type(rule, builtin_chain), Some(&rule.text), stack.len());
+            self.log_rule(
+                &rule_ref,
+                trace_type(rule, builtin_chain),
+                Some(&rule.text),
+                stack.len(),
+            );
             match self.run_target(t.name, rule, &rule_ref) {
                 TargetResult::Continue => pos.rule += 1,
                 TargetResult::Verdict(Verdict::Accept) => return TableResult::Accept,
@@ -171,7 +176,13 @@ impl Walk<'_> {
         TableResult::Stop { verdict, rule }
     }
 
-    fn rule_ref(&self, table: TableName, chain: &Chain, rulenum: usize, line: Option<u32>) -> RuleRef {
+    fn rule_ref(
+        &self,
+        table: TableName,
+        chain: &Chain,
+        rulenum: usize,
+        line: Option<u32>,
+    ) -> RuleRef {
         RuleRef {
             table,
             chain: chain.name.clone(),
@@ -198,7 +209,13 @@ impl Walk<'_> {
     }
 
     /// Emits the event the kernel's `trace_packet` would log for this entry.
-    fn log_rule(&mut self, rule: &RuleRef, trace_type: TraceType, text: Option<&str>, depth: usize) {
+    fn log_rule(
+        &mut self,
+        rule: &RuleRef,
+        trace_type: TraceType,
+        text: Option<&str>,
+        depth: usize,
+    ) {
         self.emit(Event::Rule {
             hook: self.hook,
             rule: rule.clone(),

@@ -29,7 +29,12 @@ pub enum TargetResult {
 
 impl Walk<'_> {
     /// Runs a matched rule's target.
-    pub fn run_target(&mut self, table: TableName, rule: &Rule, rule_ref: &RuleRef) -> TargetResult {
+    pub fn run_target(
+        &mut self,
+        table: TableName,
+        rule: &Rule,
+        rule_ref: &RuleRef,
+    ) -> TargetResult {
         use TargetResult::{Continue, Jump};
         match &rule.target {
             Target::None | Target::Log(_) | Target::Nflog(_) => Continue,
@@ -76,7 +81,11 @@ impl Walk<'_> {
     /// QUEUE/NFQUEUE: without a listener the kernel drops, unless `--queue-bypass`.
     fn queue(&mut self, bypass: bool, rule_ref: &RuleRef) -> TargetResult {
         if self.opts.assume.get("queue") == "listener" {
-            self.assume_for("queue", "a userspace program listens on the queue; its verdict is unknown", rule_ref);
+            self.assume_for(
+                "queue",
+                "a userspace program listens on the queue; its verdict is unknown",
+                rule_ref,
+            );
             return TargetResult::Verdict(Verdict::Queue);
         }
         let what = if bypass {
@@ -85,7 +94,11 @@ impl Walk<'_> {
             "no queue listener: the kernel drops the packet"
         };
         self.assume_for("queue", what, rule_ref);
-        TargetResult::Verdict(if bypass { Verdict::Accept } else { Verdict::Drop })
+        TargetResult::Verdict(if bypass {
+            Verdict::Accept
+        } else {
+            Verdict::Drop
+        })
     }
 
     fn assume_for(&mut self, key: &str, text: &str, rule: &RuleRef) {
@@ -219,8 +232,22 @@ impl Walk<'_> {
             self.tcpmss();
         }
         const HARMLESS: &[&str] = &[
-            "CHECKSUM", "TCPMSS", "CLASSIFY", "SET", "AUDIT", "CONNSECMARK", "SECMARK", "LED",
-            "IDLETIMER", "TEE", "ULOG", "RATEEST", "TCPOPTSTRIP", "ECN", "HMARK", "DSCP",
+            "CHECKSUM",
+            "TCPMSS",
+            "CLASSIFY",
+            "SET",
+            "AUDIT",
+            "CONNSECMARK",
+            "SECMARK",
+            "LED",
+            "IDLETIMER",
+            "TEE",
+            "ULOG",
+            "RATEEST",
+            "TCPOPTSTRIP",
+            "ECN",
+            "HMARK",
+            "DSCP",
         ];
         if !HARMLESS.contains(&name) {
             self.emit(Event::Note {

@@ -17,7 +17,11 @@ pub fn packet_bytes(p: &Packet) -> Vec<u8> {
     b.extend_from_slice(&p.src.octets());
     b.extend_from_slice(&p.dst.octets());
     match p.transport {
-        Transport::Tcp { sport, dport, flags } => {
+        Transport::Tcp {
+            sport,
+            dport,
+            flags,
+        } => {
             b.extend_from_slice(&sport.to_be_bytes());
             b.extend_from_slice(&dport.to_be_bytes());
             b.extend_from_slice(&[0; 8]); // seq, ack
@@ -29,7 +33,11 @@ pub fn packet_bytes(p: &Packet) -> Vec<u8> {
             b.extend_from_slice(&p.len.saturating_sub(20).to_be_bytes());
             b.extend_from_slice(&[0, 0]);
         }
-        Transport::Icmp { icmp_type, code, id } => {
+        Transport::Icmp {
+            icmp_type,
+            code,
+            id,
+        } => {
             b.extend_from_slice(&[icmp_type, code, 0, 0]);
             b.extend_from_slice(&id.to_be_bytes());
             b.extend_from_slice(&[0, 0]);
@@ -130,7 +138,11 @@ mod tests {
         packet_bytes(&Packet {
             src: Ipv4Addr::new(10, 0, 1, 2),
             dst: Ipv4Addr::new(10, 0, 2, 2),
-            transport: Transport::Tcp { sport: 40000, dport: 80, flags: tcp_flag::SYN },
+            transport: Transport::Tcp {
+                sport: 40000,
+                dport: 80,
+                flags: tcp_flag::SYN,
+            },
             len: 40,
             ttl: 64,
             tos: 0,
@@ -149,12 +161,18 @@ mod tests {
         assert_eq!(eval("0x6&0xff=17", &syn()), Ok(false));
         // ihl*4 via >>22&0x3c, then @ the TCP header, flags byte 13.
         assert_eq!(eval("0x0>>0x16&0x3c@0xc>>0x10&0x3f=0x2", &syn()), Ok(true));
-        assert_eq!(eval("0x0>>0x16&0x3c@0xc>>0x10&0x3f=0x10", &syn()), Ok(false));
+        assert_eq!(
+            eval("0x0>>0x16&0x3c@0xc>>0x10&0x3f=0x10", &syn()),
+            Ok(false)
+        );
     }
 
     #[test]
     fn ranges_and_conjunctions() {
-        assert_eq!(eval("0xc=0x0a000100:0x0a0001ff && 0x6&0xff=6", &syn()), Ok(true));
+        assert_eq!(
+            eval("0xc=0x0a000100:0x0a0001ff && 0x6&0xff=6", &syn()),
+            Ok(true)
+        );
         assert_eq!(eval("0x1000=0", &syn()), Ok(false));
         assert!(eval("garbage", &syn()).is_err());
     }

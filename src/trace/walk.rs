@@ -53,7 +53,11 @@ impl<'a> Walk<'a> {
             ct: CtState::Unset,
             nf_trace: false,
             local,
-            hook: if local { Hook::Output } else { Hook::PreRouting },
+            hook: if local {
+                Hook::Output
+            } else {
+                Hook::PreRouting
+            },
             in_dev: None,
             out_dev: None,
             events: Vec::new(),

@@ -24,14 +24,20 @@ fn fixture_dirs() -> Vec<PathBuf> {
 }
 
 /// The fields of a TRACE line the comparison covers.
-const COMPARED: &[&str] = &["IN", "OUT", "SRC", "DST", "PROTO", "SPT", "DPT", "MARK", "TTL", "LEN"];
+const COMPARED: &[&str] = &[
+    "IN", "OUT", "SRC", "DST", "PROTO", "SPT", "DPT", "MARK", "TTL", "LEN",
+];
 
 /// `TRACE: t:c:type:n` plus the compared `KEY=value` fields (first occurrence,
 /// before any embedded `[...]` packet of an ICMP error).
 fn key_fields(line: &str) -> String {
     let outer = line.split('[').next().unwrap_or(line);
     let mut words = outer.split(' ');
-    let head = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let head = format!(
+        "{} {}",
+        words.next().unwrap_or(""),
+        words.next().unwrap_or("")
+    );
     let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
     for w in outer.split(' ') {
         if let Some((k, v)) = w.split_once('=') {
@@ -56,7 +62,11 @@ fn first_difference(kernel: &[String], ours: &[String]) -> String {
         i + 1,
         kernel.len(),
         ours.len(),
-        if i > 0 { show(kernel, i - 1) } else { "(start)".into() },
+        if i > 0 {
+            show(kernel, i - 1)
+        } else {
+            "(start)".into()
+        },
         show(kernel, i),
         show(ours, i)
     )
@@ -67,7 +77,11 @@ fn ct_tuples(line: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>)
     let (mut orig, mut reply) = (BTreeMap::new(), BTreeMap::new());
     for w in line.split_whitespace() {
         if let Some((k, v)) = w.split_once('=') {
-            let half = if orig.contains_key(k) { &mut reply } else { &mut orig };
+            let half = if orig.contains_key(k) {
+                &mut reply
+            } else {
+                &mut orig
+            };
             if !half.contains_key(k) {
                 half.insert(k.to_string(), v.to_string());
             }
@@ -89,7 +103,11 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         out.needs_existing_conntrack += 1;
         return;
     }
-    let name = format!("{}/{}", dir.file_name().unwrap().to_string_lossy(), probe["name"].as_str().unwrap_or("?"));
+    let name = format!(
+        "{}/{}",
+        dir.file_name().unwrap().to_string_lossy(),
+        probe["name"].as_str().unwrap_or("?")
+    );
     let args: Vec<String> = probe["nftrace_args"]
         .as_array()
         .expect("nftrace_args")
@@ -101,13 +119,22 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         .and_then(|p| p.load())
         .unwrap_or_else(|e| panic!("{name}: bundle does not load: {e}"));
     let p = nftrace::cli::probe_from_flags(&args).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-    let assume: Vec<&str> = probe["nftrace_assume"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let assume: Vec<&str> = probe["nftrace_assume"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     let opts = TraceOptions {
-        assume: nftrace::trace::assume::AssumeConfig::parse(&assume).unwrap_or_else(|e| panic!("{name}: {e}")),
+        assume: nftrace::trace::assume::AssumeConfig::parse(&assume)
+            .unwrap_or_else(|e| panic!("{name}: {e}")),
     };
     let t = trace(&host, &p, &opts);
     out.probes += 1;
-    let ours: Vec<String> = trace_lines(&t, &LogFields::default(), true).iter().map(|l| key_fields(l)).collect();
+    let ours: Vec<String> = trace_lines(&t, &LogFields::default(), true)
+        .iter()
+        .map(|l| key_fields(l))
+        .collect();
     let kernel: Vec<String> = probe["trace"]
         .as_array()
         .expect("trace")
@@ -115,7 +142,10 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         .map(|l| key_fields(l.as_str().unwrap_or_default()))
         .collect();
     if ours != kernel {
-        out.failures.push(format!("{name}: TRACE lines differ\n{}", first_difference(&kernel, &ours)));
+        out.failures.push(format!(
+            "{name}: TRACE lines differ\n{}",
+            first_difference(&kernel, &ours)
+        ));
     }
     check_conntrack(&name, probe, &t, out);
 }
@@ -123,25 +153,32 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
 /// A confirmed entry for the probe's tuple ⇔ the packet passed; its reply tuple
 /// gives the translated addresses.
 fn check_conntrack(name: &str, probe: &Value, t: &nftrace::trace::event::Trace, out: &mut Outcome) {
-    let tracked = t.events.iter().any(|e| matches!(e, nftrace::trace::event::Event::Conntrack { state, .. } if state == "NEW"));
+    let tracked = t.events.iter().any(
+        |e| matches!(e, nftrace::trace::event::Event::Conntrack { state, .. } if state == "NEW"),
+    );
     if !tracked {
         return;
     }
     let init = &t.initial;
-    let entry = probe["conntrack"].as_array().into_iter().flatten().filter_map(Value::as_str).find(|l| {
-        let (o, _) = ct_tuples(l);
-        o.get("src").map(String::as_str) == Some(&init.src.to_string())
-            && o.get("dst").map(String::as_str) == Some(&init.dst.to_string())
-            && init.transport.ports().is_none_or(|(s, d)| {
-                o.get("sport") == Some(&s.to_string()) && o.get("dport") == Some(&d.to_string())
-            })
-    });
+    let entry = probe["conntrack"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|l| {
+            let (o, _) = ct_tuples(l);
+            o.get("src").map(String::as_str) == Some(&init.src.to_string())
+                && o.get("dst").map(String::as_str) == Some(&init.dst.to_string())
+                && init.transport.ports().is_none_or(|(s, d)| {
+                    o.get("sport") == Some(&s.to_string()) && o.get("dport") == Some(&d.to_string())
+                })
+        });
     let accepted = t.verdict == Verdict::Accept;
     // A TCP packet delivered to a closed local port makes the host answer with a
     // RST, which removes the entry before `conntrack -L` runs: the TRACE lines
     // prove such deliveries instead.
-    let delivered_tcp = matches!(t.disposition, nftrace::trace::event::Disposition::Delivered)
-        && init.proto() == 6;
+    let delivered_tcp =
+        matches!(t.disposition, nftrace::trace::event::Disposition::Delivered) && init.proto() == 6;
     let random_port = t.assumptions.iter().any(|a| a.key == "nat-port");
     match (entry, accepted) {
         (Some(line), true) => {
@@ -155,13 +192,20 @@ fn check_conntrack(name: &str, probe: &Value, t: &nftrace::trace::event::Trace, 
             if let (Some((s, d)), false) = (f.transport.ports(), random_port) {
                 let want = (r.get("dport").cloned(), r.get("sport").cloned());
                 if want != (Some(s.to_string()), Some(d.to_string())) {
-                    out.failures.push(format!("{name}: translated ports differ: kernel {want:?}, nftrace ({s}, {d})"));
+                    out.failures.push(format!(
+                        "{name}: translated ports differ: kernel {want:?}, nftrace ({s}, {d})"
+                    ));
                 }
             }
         }
-        (Some(_), false) => out.failures.push(format!("{name}: kernel confirmed the connection but nftrace says {:?}", t.verdict)),
+        (Some(_), false) => out.failures.push(format!(
+            "{name}: kernel confirmed the connection but nftrace says {:?}",
+            t.verdict
+        )),
         (None, true) if delivered_tcp => {}
-        (None, true) => out.failures.push(format!("{name}: nftrace accepts but the kernel left no conntrack entry")),
+        (None, true) => out.failures.push(format!(
+            "{name}: nftrace accepts but the kernel left no conntrack entry"
+        )),
         (None, false) => {}
     }
 }

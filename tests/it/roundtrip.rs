@@ -224,56 +224,6 @@ fn known_mismatches_name_existing_files() {
 }
 
 /// A kube-proxy-shaped nat table with `services` services of `endpoints` endpoints.
-fn kube_like_dump(services: usize, endpoints: usize) -> String {
-    let mut s = String::from("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n");
-    for i in 0..services {
-        s += &format!(":KUBE-SVC-{i:016} - [0:0]\n");
-        for j in 0..endpoints {
-            s += &format!(":KUBE-SEP-{i:08}{j:08} - [0:0]\n");
-        }
-    }
-    s += "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n";
-    s += "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n";
-    for i in 0..services {
-        let (a, b) = (i / 250, i % 250);
-        s += &format!("-A KUBE-SERVICES -d 10.96.{a}.{b}/32 -p tcp -m comment --comment \"ns/svc-{i}:http cluster IP\" -m tcp --dport 80 -j KUBE-SVC-{i:016}\n");
-        for j in 0..endpoints {
-            let p = 1.0 / (endpoints - j) as f64;
-            s += &format!("-A KUBE-SVC-{i:016} -m comment --comment \"ns/svc-{i}:http\" -m statistic --mode random --probability {p:.11} -j KUBE-SEP-{i:08}{j:08}\n");
-            s += &format!("-A KUBE-SEP-{i:08}{j:08} -s 10.244.{a}.{b}/32 -m comment --comment \"ns/svc-{i}:http\" -j KUBE-MARK-MASQ\n");
-            s += &format!("-A KUBE-SEP-{i:08}{j:08} -p tcp -m comment --comment \"ns/svc-{i}:http\" -m tcp -j DNAT --to-destination 10.244.{a}.{b}:8080\n");
-        }
-    }
-    s + "COMMIT\n"
-}
-
-/// Run with `cargo test --release -- --ignored large_dump --nocapture`; the
-/// budget for a 230,000-line kube-proxy dump is well under 100 ms.
-#[test]
-#[ignore = "timing; run in release mode"]
-fn large_dump_parses_quickly() {
-    let text = kube_like_dump(
-        std::env::var("KUBE_SVCS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(14_000),
-        5,
-    );
-    let start = std::time::Instant::now();
-    let ruleset = iptables_save::parse("kube.txt", &text).expect("generated dump parses");
-    let parse = start.elapsed();
-    let printed = save::write(&ruleset);
-    eprintln!(
-        "{} lines, {} rules: parse {parse:?}, print {:?}",
-        text.lines().count(),
-        ruleset.rule_count(),
-        start.elapsed() - parse
-    );
-    assert!(first_difference("kube.txt", &text, &printed).is_none());
-}
-
-/// Every corpus file, whatever its kind (ip6tables, routes, conntrack…), is read
-/// without a panic; errors are fine.
 #[test]
 fn parser_never_panics_on_any_corpus_file() {
     let Some(dir) = corpus_dir() else {
@@ -290,4 +240,28 @@ fn parser_never_panics_on_any_corpus_file() {
             }
         }
     }
+}
+
+/// Every recorded fixture's bundle (written by this kernel's iptables-legacy-save)
+/// prints back exactly.
+#[test]
+fn fixture_dumps_round_trip() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root).expect("fixtures/") {
+        let path = entry
+            .expect("entry")
+            .path()
+            .join("bundle/iptables-save.txt");
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let name = path.display().to_string();
+        if let Err(e) = round_trip(&name, &text) {
+            panic!("{e}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 18, "only {checked} fixture bundles found");
 }
