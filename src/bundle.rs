@@ -57,7 +57,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// A dump did not parse.
-    #[error("{0}")]
+    #[error(transparent)]
     Parse(#[from] ParseErrors),
     /// The bundle folder does not exist.
     #[error("bundle folder {0} does not exist or is not a directory")]

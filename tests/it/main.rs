@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 
+mod cli;
 mod fixtures;
 mod roundtrip;
 mod routing_corpus;

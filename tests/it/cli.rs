@@ -1,0 +1,186 @@
+//! The real binary: exit codes, error messages, formats, colour.
+
+use std::process::{Command, Output};
+
+fn nftrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nftrace"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("binary runs")
+}
+
+const VR1: &[&str] = &[
+    "trace",
+    "--dump",
+    "fixtures/cloud-vr1-portforward/bundle",
+    "-s",
+    "183.62.15.118",
+    "-d",
+    "61.146.164.120",
+    "-p",
+    "tcp",
+    "--sport",
+    "22449",
+    "--dport",
+    "10174",
+    "-i",
+    "eth2",
+];
+
+fn with(extra: &[&'static str]) -> Vec<&'static str> {
+    VR1.iter().chain(extra).copied().collect()
+}
+
+#[test]
+fn json_reports_the_dnat_and_forward_decided_by_the_kernel_recording() {
+    let out = nftrace(&with(&["--format", "json"]));
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["verdict"], "ACCEPT");
+    assert_eq!(v["final"]["dst"], "172.17.21.105");
+    assert_eq!(v["final"]["dport"], 22);
+    assert_eq!(v["final"]["oif"], "eth0");
+    assert!(v["assumptions"].is_array());
+}
+
+#[test]
+fn log_format_prints_kernel_trace_lines_only_after_the_trace_rule() {
+    let out = nftrace(&with(&["--format", "log"]));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("TRACE:"))
+        .expect("a TRACE line");
+    // The TRACE rule itself (raw:PREROUTING:rule:1) is never logged.
+    assert!(
+        first.starts_with("TRACE: raw:PREROUTING:policy:2 IN=eth2 OUT= MAC="),
+        "{first}"
+    );
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn dropped_packet_names_the_deciding_rule() {
+    let out = nftrace(&[
+        "trace",
+        "--dump",
+        "fixtures/cloud-vr2-firewall-drop/bundle",
+        "-s",
+        "183.62.15.118",
+        "-d",
+        "172.17.21.105",
+        "-p",
+        "tcp",
+        "--dport",
+        "22",
+        "-i",
+        "eth2",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["verdict"], "DROP");
+    assert_eq!(v["disposition"]["kind"], "dropped");
+    let rule = v["disposition"]["rule"].to_string();
+    assert!(rule.contains("FIREWALL_172.17.21.105"), "{rule}");
+}
+
+#[test]
+fn colour_follows_the_flag_and_never_reaches_a_pipe_by_default() {
+    let plain = nftrace(&with(&[]));
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains('\x1b'));
+    let forced = nftrace(&with(&["--color", "always"]));
+    assert!(String::from_utf8_lossy(&forced.stdout).contains('\x1b'));
+}
+
+#[test]
+fn bad_dump_names_file_line_column_and_exits_2() {
+    let out = nftrace(&[
+        "trace",
+        "--iptables",
+        "fixtures/parse-errors/unknown-chain.txt",
+        "-s",
+        "10.0.0.1",
+        "-d",
+        "10.0.0.2",
+        "-i",
+        "eth0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown-chain.txt:6:26"), "{err}");
+    assert!(err.contains("\"DOCKR\""), "{err}");
+    assert_eq!(err.matches("expected").count(), 1, "printed once: {err}");
+}
+
+#[test]
+fn nonsense_packets_are_usage_errors() {
+    for (args, needle) in [
+        (
+            &["trace", "-s", "10.0.0.1", "-d", "10.0.0.x", "-i", "eth0"][..],
+            "IPv4",
+        ),
+        (
+            &[
+                "trace", "-s", "10.0.0.1", "-d", "10.0.0.2", "-p", "icmp", "--dport", "22", "-i",
+                "eth0",
+            ][..],
+            "--sport/--dport need",
+        ),
+        (
+            &[
+                "trace", "-s", "10.0.0.1", "-d", "10.0.0.2", "-i", "eth0", "--local",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &["trace", "-s", "10.0.0.1", "-d", "10.0.0.2"][..],
+            "-i IFACE",
+        ),
+        (
+            &["trace", "-d", "10.0.0.2", "--local", "--assume", "nope=1"][..],
+            "unknown --assume key",
+        ),
+    ] {
+        let out = nftrace(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn missing_dumps_are_stated_as_assumptions() {
+    let out = nftrace(&["trace", "-d", "10.0.0.2", "--local", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let text = v["assumptions"].to_string();
+    assert!(text.contains("no iptables-save dump"), "{text}");
+}
+
+#[test]
+fn show_save_prints_the_ruleset_back() {
+    let out = nftrace(&[
+        "show",
+        "--dump",
+        "fixtures/jump-vs-goto/bundle",
+        "--format",
+        "save",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let input = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/jump-vs-goto/bundle/iptables-save.txt"
+    ))
+    .expect("fixture");
+    let rules = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules(&printed), rules(&input));
+}
