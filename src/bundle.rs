@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::model::conntrack::ConntrackTable;
 use crate::model::routing::Routing;
 use crate::model::ruleset::Ruleset;
 use crate::model::Host;
@@ -23,8 +24,10 @@ pub struct BundlePaths {
     pub rules: Option<PathBuf>,
     /// `ip addr show` or `ip -o addr`.
     pub addrs: Option<PathBuf>,
-    /// `conntrack -L` (used by a later version; noted, not read).
+    /// `conntrack -L` or `/proc/net/nf_conntrack`.
     pub conntrack: Option<PathBuf>,
+    /// Skip malformed conntrack lines with a warning instead of failing.
+    pub lenient: bool,
     /// `ipvsadm -Sn` (used by a later version; noted, not read).
     pub ipvs: Option<PathBuf>,
     /// `sysctl -a` (forwarding, rp_filter, tcp_loose, …).
@@ -112,16 +115,10 @@ impl BundlePaths {
         let rules = self.optional(&self.rules, parse::ip_rule::parse)?;
         let (routing, routing_notes) = Routing::from_dumps(links, routes, rules);
         notes.extend(routing_notes);
-        for (slot, what) in [
-            (&self.conntrack, "conntrack.txt"),
-            (&self.ipvs, "ipvsadm.txt"),
-        ] {
-            if slot.is_some() {
-                notes.push(format!(
-                    "{what} is present but not used yet: every packet is the first of its connection"
-                ));
-            }
+        if self.ipvs.is_some() {
+            notes.push("ipvsadm.txt is present but IPVS is not modelled yet".to_string());
         }
+        let conntrack = self.load_conntrack(&mut notes)?;
         let sysctls = self.optional(&self.sysctl, parse::sysctl::parse)?;
         if sysctls.is_none() {
             notes.push(
@@ -131,7 +128,30 @@ impl BundlePaths {
         }
         let mut host = Host::new(ruleset, routing, notes);
         host.sysctls = sysctls.unwrap_or_default();
+        host.conntrack = conntrack;
         Ok(host)
+    }
+
+    /// Reads `conntrack.txt`; without it every packet is the first of its connection.
+    fn load_conntrack(&self, notes: &mut Vec<String>) -> Result<ConntrackTable, LoadError> {
+        let Some(path) = &self.conntrack else {
+            notes.push("no conntrack.txt: every packet is the first of its connection".to_string());
+            return Ok(ConntrackTable::default());
+        };
+        let lenient = self.lenient;
+        let dump = parse_file(path, |f, t| parse::conntrack::parse_dump(f, t, lenient))?;
+        notes.extend(
+            dump.warnings
+                .iter()
+                .map(|w| format!("skipped (--lenient): {w}")),
+        );
+        if dump.skipped_v6 > 0 {
+            notes.push(format!(
+                "conntrack: {} IPv6 entries skipped",
+                dump.skipped_v6
+            ));
+        }
+        Ok(ConntrackTable::new(dump.entries))
     }
 
     fn optional<T>(
@@ -146,7 +166,7 @@ impl BundlePaths {
 /// Reads a file (`-` = standard input) and parses it.
 fn parse_file<T>(
     path: &Path,
-    parser: fn(&str, &str) -> Result<T, ParseErrors>,
+    parser: impl Fn(&str, &str) -> Result<T, ParseErrors>,
 ) -> Result<T, LoadError> {
     let name = path.display().to_string();
     let text = read_text(path).map_err(|source| LoadError::Io {

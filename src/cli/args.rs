@@ -46,6 +46,12 @@ pub struct InputArgs {
     /// `ipvsadm -Sn` output.
     #[arg(long, value_name = "FILE")]
     pub ipvs: Option<PathBuf>,
+    /// `sysctl -a` output.
+    #[arg(long, value_name = "FILE")]
+    pub sysctl: Option<PathBuf>,
+    /// Skip malformed conntrack lines with a warning instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 /// The packet, in iptables' spelling.

@@ -81,7 +81,8 @@ fn load(input: &InputArgs) -> Result<Host> {
         addrs: input.addrs.clone(),
         conntrack: input.conntrack.clone(),
         ipvs: input.ipvs.clone(),
-        sysctl: None,
+        sysctl: input.sysctl.clone(),
+        lenient: input.lenient,
     };
     if let Some(dir) = &input.dump {
         paths = paths.with_dir(dir)?;

@@ -157,3 +157,110 @@ impl CtState {
         }
     }
 }
+
+/// One entry of `conntrack -L` (or `/proc/net/nf_conntrack`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConntrackEntry {
+    /// 1-based line in the dump.
+    pub line: u32,
+    /// Seconds left, when printed (omitted for offloaded entries).
+    pub timeout: Option<u32>,
+    /// Protocol state (`ESTABLISHED`, `SYN_SENT`, …) for TCP/SCTP/DCCP.
+    pub state: Option<String>,
+    /// Original tuple.
+    pub orig: Tuple,
+    /// Reply tuple.
+    pub reply: Tuple,
+    /// `[UNREPLIED]`: no reply seen yet (`IPS_SEEN_REPLY` clear).
+    pub unreplied: bool,
+    /// `[ASSURED]`
+    pub assured: bool,
+    /// `[OFFLOAD]` / `[HW_OFFLOAD]`
+    pub offload: bool,
+    /// `mark=` (the connection mark), 0 when absent.
+    pub mark: u32,
+    /// `zone=`, 0 when absent.
+    pub zone: u16,
+    /// Other `key=value` fields as printed (use, secctx, labels, id, packets, …).
+    pub extra: Vec<(String, String)>,
+    /// The line as written.
+    pub text: String,
+}
+
+impl ConntrackEntry {
+    /// Source NAT as `libnetfilter_conntrack` infers it: the reply's destination
+    /// differs from the original source (address or port).
+    pub fn is_snat(&self) -> bool {
+        self.reply.dst != self.orig.src || self.reply.dport != self.orig.sport
+    }
+
+    /// Destination NAT: the reply's source differs from the original destination.
+    pub fn is_dnat(&self) -> bool {
+        self.reply.src != self.orig.dst || self.reply.sport != self.orig.dport
+    }
+
+    /// The confirmed connection this entry describes.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            orig: self.orig,
+            reply: self.reply,
+            mark: self.mark,
+            seen_reply: !self.unreplied,
+            assured: self.assured,
+            confirmed: true,
+            src_nat: self.is_snat(),
+            dst_nat: self.is_dnat(),
+            src_nat_done: true,
+            dst_nat_done: true,
+        }
+    }
+}
+
+/// Which of an entry's tuples a packet matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Direction {
+    /// `IP_CT_DIR_ORIGINAL`
+    Original,
+    /// `IP_CT_DIR_REPLY`
+    Reply,
+}
+
+/// The conntrack table, hashed by both tuples as the kernel's is.
+#[derive(Debug, Clone, Default)]
+pub struct ConntrackTable {
+    /// Entries in dump order.
+    pub entries: Vec<ConntrackEntry>,
+    index: std::collections::HashMap<(Tuple, u16), (usize, Direction)>,
+}
+
+impl ConntrackTable {
+    /// Builds the table and its index. When two entries share a tuple the first wins.
+    pub fn new(entries: Vec<ConntrackEntry>) -> ConntrackTable {
+        let mut index = std::collections::HashMap::with_capacity(entries.len() * 2);
+        for (i, e) in entries.iter().enumerate() {
+            index
+                .entry((e.orig, e.zone))
+                .or_insert((i, Direction::Original));
+            index
+                .entry((e.reply, e.zone))
+                .or_insert((i, Direction::Reply));
+        }
+        ConntrackTable { entries, index }
+    }
+
+    /// The entry holding `tuple` in either direction (`nf_conntrack_find_get`).
+    pub fn find(&self, tuple: &Tuple, zone: u16) -> Option<(&ConntrackEntry, Direction)> {
+        let &(i, dir) = self.index.get(&(*tuple, zone))?;
+        Some((self.entries.get(i)?, dir))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

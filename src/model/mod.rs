@@ -22,6 +22,8 @@ pub struct Host {
     chain_ids: HashMap<(TableName, String), usize>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
+    /// Connections from `conntrack -L` (empty when none was given).
+    pub conntrack: conntrack::ConntrackTable,
     /// `sysctl` settings from the bundle (empty when none was given).
     pub sysctls: std::collections::BTreeMap<String, String>,
     /// Whether the ruleset enables connection tracking ([`Ruleset::needs_conntrack`]).
@@ -48,6 +50,7 @@ impl Host {
             chain_ids,
             load_notes,
             sysctls: std::collections::BTreeMap::new(),
+            conntrack: conntrack::ConntrackTable::default(),
         }
     }
 

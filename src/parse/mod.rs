@@ -1,6 +1,7 @@
 //! Parsers, one module per dump format. Each returns model types or a
 //! [`ParseErrors`] naming file, line, column, the offending text and what was expected.
 
+pub mod conntrack;
 pub mod ip_addr;
 pub mod ip_route;
 pub mod ip_rule;

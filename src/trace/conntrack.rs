@@ -5,7 +5,7 @@
 
 use super::event::Event;
 use super::walk::Walk;
-use crate::model::conntrack::{Connection, CtInfo, CtState, Tuple};
+use crate::model::conntrack::{Connection, CtInfo, CtState, Direction, Tuple};
 use crate::model::packet::{tcp_flag, Transport};
 
 impl Walk<'_> {
@@ -16,6 +16,9 @@ impl Walk<'_> {
             return;
         }
         if !self.conntrack_on() {
+            return;
+        }
+        if self.existing_conn() {
             return;
         }
         match self.new_conn_verdict() {
@@ -38,6 +41,97 @@ impl Walk<'_> {
                 });
             }
         }
+    }
+
+    /// `resolve_normal_ct`: the packet's tuple found in the table, in either
+    /// direction. ORIGINAL with a reply seen → ESTABLISHED, unreplied → NEW (its
+    /// NAT already set up, so the nat chains are not consulted again); REPLY →
+    /// ESTABLISHED_REPLY.
+    fn existing_conn(&mut self) -> bool {
+        let tuple = self.tuple();
+        let Some((entry, dir)) = self.host.conntrack.find(&tuple, 0) else {
+            return false;
+        };
+        let conn = entry.connection();
+        let info = match dir {
+            Direction::Reply => CtInfo::EstablishedReply,
+            Direction::Original if conn.seen_reply => CtInfo::Established,
+            Direction::Original => CtInfo::New,
+        };
+        if self.tcp_reopens(entry.state.as_deref(), dir) {
+            return false;
+        }
+        let state = CtState::Tracked { info, conn };
+        let reason = format!(
+            "conntrack entry (line {}) matches the {} tuple: {}",
+            entry.line,
+            if dir == Direction::Reply {
+                "reply"
+            } else {
+                "original"
+            },
+            entry.text.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        self.emit(Event::Conntrack {
+            state: match info {
+                CtInfo::EstablishedReply => "ESTABLISHED (reply)".into(),
+                _ => state.name().into(),
+            },
+            reason,
+        });
+        self.ct = state;
+        true
+    }
+
+    /// `tcp_packet`: a SYN in the original direction on a closing entry
+    /// (TIME_WAIT, CLOSE) kills it and starts a new connection.
+    fn tcp_reopens(&mut self, state: Option<&str>, dir: Direction) -> bool {
+        let Transport::Tcp { flags, .. } = self.pkt.transport else {
+            return false;
+        };
+        let syn_only = flags & (tcp_flag::SYN | tcp_flag::ACK) == tcp_flag::SYN;
+        let closing = matches!(state, Some("TIME_WAIT" | "CLOSE"));
+        if syn_only && closing && dir == Direction::Original {
+            self.assume(
+                "conntrack",
+                "a SYN on a TIME_WAIT/CLOSE entry re-opens the connection (tcp_packet: the old entry is killed)".into(),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// The clash check of `__nf_conntrack_confirm` / `nf_ct_resolve_clash`: when an
+    /// entry in the table already holds our original or reply tuple, TCP (no
+    /// `allow_clash`) is dropped; UDP/ICMP adopt an identical or un-NATed entry,
+    /// and are dropped when the clashing entry is NATed. Returns the drop reason.
+    pub fn confirm_clash(&mut self) -> Option<String> {
+        let conn = self.ct.conn()?.clone();
+        let (entry, which) = [(conn.orig, "original"), (conn.reply, "reply")]
+            .into_iter()
+            .find_map(|(t, which)| self.host.conntrack.find(&t, 0).map(|(e, _)| (e, which)))?;
+        let other = entry.connection();
+        let allow_clash = conn.orig.proto != 6;
+        let resolvable = allow_clash
+            && (!(other.src_nat || other.dst_nat)
+                || (other.orig == conn.orig && other.reply == conn.reply));
+        let flows = format!(
+            "this flow ({} → reply {}) and the entry on line {} ({} → reply {}) share the {which} tuple",
+            conn.orig, conn.reply, entry.line, entry.orig, entry.reply
+        );
+        if resolvable {
+            self.emit(Event::Conntrack {
+                state: "CLASH RESOLVED".into(),
+                reason: format!("{flows}; the packet adopts the existing entry (clash_resolve +1)"),
+            });
+            return None;
+        }
+        let reason = format!("conntrack insert failed at confirm: {flows}; dropped (conntrack -S: insert_failed +1, drop +1)");
+        self.emit(Event::Conntrack {
+            state: "CLASH".into(),
+            reason: reason.clone(),
+        });
+        Some(reason)
     }
 
     /// Whether conntrack runs in this netns: decided from the ruleset unless

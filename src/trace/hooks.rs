@@ -111,12 +111,7 @@ impl Walk<'_> {
                 self.conntrack_in();
                 TableResult::Accept
             }
-            Step::Confirm => {
-                if let Some(conn) = self.ct.conn_mut() {
-                    conn.confirmed = true;
-                }
-                TableResult::Accept
-            }
+            Step::Confirm => return self.confirm(),
         };
         match result {
             TableResult::Accept => Ok(()),
@@ -126,6 +121,28 @@ impl Walk<'_> {
                 rule: Some(rule),
             }),
         }
+    }
+
+    /// `nf_confirm` → `__nf_conntrack_confirm`: a new connection enters the table
+    /// unless one of its tuples is already there (see [`Walk::confirm_clash`]).
+    fn confirm(&mut self) -> Result<(), Stop> {
+        let Some(conn) = self.ct.conn() else {
+            return Ok(());
+        };
+        if conn.confirmed {
+            return Ok(());
+        }
+        if let Some(reason) = self.confirm_clash() {
+            return Err(Stop {
+                verdict: Verdict::Drop,
+                rule: None,
+                reason,
+            });
+        }
+        if let Some(conn) = self.ct.conn_mut() {
+            conn.confirmed = true;
+        }
+        Ok(())
     }
 
     /// `ip_rcv` → PREROUTING → `ip_rcv_finish` (input route) → INPUT or FORWARD.

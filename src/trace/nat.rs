@@ -60,11 +60,49 @@ impl Walk<'_> {
         };
         let first = matches!(info, CtInfo::New | CtInfo::Related | CtInfo::RelatedReply);
         if !first || done {
+            self.nat_packet(manip, info.is_reply());
             return TableResult::Accept;
         }
         let result = self.do_table(TableName::Nat);
         self.mark_nat_done(manip);
         result
+    }
+
+    /// `nf_nat_packet`: for a connection whose NAT is set up, rewrite this side
+    /// when the connection's status says so. In the original direction the SRC
+    /// hook tests IPS_SRC_NAT and the DST hook IPS_DST_NAT; in the reply direction
+    /// the bits swap. The new address is the inverse of the other direction's tuple.
+    fn nat_packet(&mut self, manip: Manip, reply: bool) {
+        let Some(conn) = self.ct.conn() else { return };
+        let applies = match (manip, reply) {
+            (Manip::Src, false) | (Manip::Dst, true) => conn.src_nat,
+            (Manip::Dst, false) | (Manip::Src, true) => conn.dst_nat,
+        };
+        if !applies {
+            return;
+        }
+        let target = if reply {
+            conn.orig.invert()
+        } else {
+            conn.reply.invert()
+        };
+        let (addr, port) = match manip {
+            Manip::Src => (target.src, target.sport),
+            Manip::Dst => (target.dst, target.dport),
+        };
+        let port = self.pkt.transport.ports().map(|_| port);
+        let b = Binding {
+            addr,
+            port,
+            reason: "from the conntrack entry (nat chains are not consulted)".into(),
+        };
+        let target_name = match (manip, reply) {
+            (Manip::Src, false) => "SNAT (from conntrack)",
+            (Manip::Dst, false) => "DNAT (from conntrack)",
+            (Manip::Dst, true) => "de-SNAT (reply)",
+            (Manip::Src, true) => "de-DNAT (reply)",
+        };
+        self.apply_binding_packet_only(manip, b, target_name);
     }
 
     /// After the chain: if no rule set up NAT, the kernel binds a null mapping
@@ -266,9 +304,14 @@ impl Walk<'_> {
             .ok_or_else(|| format!("REDIRECT: {dev} has no IPv4 address: dropped"))
     }
 
-    /// Rewrites the packet and the connection (`nf_nat_setup_info` + `nf_nat_packet`).
-    fn apply_binding(&mut self, manip: Manip, b: Binding, target: &str, rule: Option<RuleRef>) {
+    /// Rewrites only the packet, for a connection whose NAT was set up earlier.
+    fn apply_binding_packet_only(&mut self, manip: Manip, b: Binding, target: &str) {
         let (old_addr, old_port) = self.side(manip);
+        self.rewrite(manip, &b);
+        self.emit_nat(manip, target, (old_addr, old_port), b, None);
+    }
+
+    fn rewrite(&mut self, manip: Manip, b: &Binding) {
         let (sport, dport) = self.pkt.transport.ports().unwrap_or((0, 0));
         match manip {
             Manip::Src => {
@@ -280,6 +323,35 @@ impl Walk<'_> {
                 self.pkt.transport.set_ports(sport, b.port.unwrap_or(dport));
             }
         }
+    }
+
+    fn emit_nat(
+        &mut self,
+        manip: Manip,
+        target: &str,
+        old: (Ipv4Addr, Option<u16>),
+        b: Binding,
+        rule: Option<RuleRef>,
+    ) {
+        self.emit(Event::Nat {
+            kind: match manip {
+                Manip::Src => NatKind::Snat,
+                Manip::Dst => NatKind::Dnat,
+            },
+            target: target.to_string(),
+            old_addr: old.0,
+            old_port: old.1,
+            new_addr: b.addr,
+            new_port: b.port,
+            rule,
+            reason: b.reason,
+        });
+    }
+
+    /// Rewrites the packet and the connection (`nf_nat_setup_info` + `nf_nat_packet`).
+    fn apply_binding(&mut self, manip: Manip, b: Binding, target: &str, rule: Option<RuleRef>) {
+        let (old_addr, old_port) = self.side(manip);
+        self.rewrite(manip, &b);
         let changed = (old_addr, old_port) != (b.addr, b.port);
         if let Some(conn) = self.ct.conn_mut() {
             match manip {
@@ -295,19 +367,7 @@ impl Walk<'_> {
                 }
             }
         }
-        self.emit(Event::Nat {
-            kind: match manip {
-                Manip::Src => NatKind::Snat,
-                Manip::Dst => NatKind::Dnat,
-            },
-            target: target.to_string(),
-            old_addr,
-            old_port,
-            new_addr: b.addr,
-            new_port: b.port,
-            rule,
-            reason: b.reason,
-        });
+        self.emit_nat(manip, target, (old_addr, old_port), b, rule);
     }
 }
 

@@ -90,19 +90,24 @@ fn ct_tuples(line: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>)
     (orig, reply)
 }
 
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
 struct Outcome {
     failures: Vec<String>,
     probes: usize,
-    needs_existing_conntrack: usize,
+    with_existing_conntrack: usize,
 }
 
-fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
-    // Probes sent into connections left by earlier probes need the conntrack
-    // model of issue #3 (existing entries); they are replayed by that suite.
-    if probe["keep_conntrack"].as_bool() == Some(true) {
-        out.needs_existing_conntrack += 1;
-        return;
-    }
+/// `previous` is the kernel's `conntrack -L` after the previous probe of the
+/// scenario: the table a `keep_conntrack` probe met.
+fn check_probe(dir: &Path, probe: &Value, previous: &[String], out: &mut Outcome) {
     let name = format!(
         "{}/{}",
         dir.file_name().unwrap().to_string_lossy(),
@@ -114,10 +119,16 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         .iter()
         .map(|v| v.as_str().unwrap_or_default().to_string())
         .collect();
-    let host = BundlePaths::default()
+    let mut host = BundlePaths::default()
         .with_dir(&dir.join("bundle"))
         .and_then(|p| p.load())
         .unwrap_or_else(|e| panic!("{name}: bundle does not load: {e}"));
+    if probe["keep_conntrack"].as_bool() == Some(true) {
+        out.with_existing_conntrack += 1;
+        let entries = nftrace::parse::conntrack::parse("conntrack -L", &previous.join("\n"))
+            .unwrap_or_else(|e| panic!("{name}: recorded conntrack does not parse: {e}"));
+        host.conntrack = nftrace::model::conntrack::ConntrackTable::new(entries);
+    }
     let p = nftrace::cli::probe_from_flags(&args).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let assume: Vec<&str> = probe["nftrace_assume"]
         .as_array()
@@ -148,6 +159,28 @@ fn check_probe(dir: &Path, probe: &Value, out: &mut Outcome) {
         ));
     }
     check_conntrack(&name, probe, &t, out);
+    check_clash_counters(&name, probe, &t, out);
+}
+
+/// A predicted clash drop must match the kernel's `conntrack -S` deltas.
+fn check_clash_counters(
+    name: &str,
+    probe: &Value,
+    t: &nftrace::trace::event::Trace,
+    out: &mut Outcome,
+) {
+    let clash = t.events.iter().any(
+        |e| matches!(e, nftrace::trace::event::Event::Conntrack { state, .. } if state == "CLASH"),
+    );
+    let delta = &probe["conntrack_stats_delta"];
+    let kernel = (
+        delta["insert_failed"].as_i64().unwrap_or(0),
+        delta["drop"].as_i64().unwrap_or(0),
+    );
+    let ours = if clash { (1, 1) } else { (0, 0) };
+    if kernel != ours {
+        out.failures.push(format!("{name}: conntrack -S insert_failed/drop deltas: kernel {kernel:?}, nftrace predicts {ours:?}"));
+    }
 }
 
 /// A confirmed entry for the probe's tuple ⇔ the packet passed; its reply tuple
@@ -215,18 +248,20 @@ fn every_recorded_probe_matches_the_kernel() {
     let mut out = Outcome {
         failures: Vec::new(),
         probes: 0,
-        needs_existing_conntrack: 0,
+        with_existing_conntrack: 0,
     };
     for dir in fixture_dirs() {
         let text = std::fs::read_to_string(dir.join("recorded.json")).expect("readable");
         let rec: Value = serde_json::from_str(&text).expect("valid JSON");
+        let mut previous: Vec<String> = Vec::new();
         for probe in rec["probes"].as_array().expect("probes") {
-            check_probe(&dir, probe, &mut out);
+            check_probe(&dir, probe, &previous, &mut out);
+            previous = strings(&probe["conntrack"]);
         }
     }
     eprintln!(
-        "replayed {} kernel probes; {} need existing conntrack entries (issue #3)",
-        out.probes, out.needs_existing_conntrack
+        "replayed {} kernel probes, {} of them against the conntrack table earlier probes left",
+        out.probes, out.with_existing_conntrack
     );
     assert!(out.probes >= 1, "no recorded probes found");
     assert!(
