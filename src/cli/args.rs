@@ -150,6 +150,12 @@ pub struct TraceArgs {
     /// Colour: auto (terminal, unless NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: crate::render::human::ColorChoice,
+    /// Force the packet's conntrack state (what-if without a conntrack dump).
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub ctstate: Option<crate::trace::walk::ForcedState>,
+    /// Also trace the reply the packet provokes, with its connection in the table.
+    #[arg(long)]
+    pub reply: bool,
     /// Override an assumption, KEY=VALUE (repeatable; `--assume help` lists keys).
     #[arg(long, value_name = "KEY=VALUE")]
     pub assume: Vec<String>,

@@ -100,14 +100,62 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
     let assume = AssumeConfig::parse(&a.assume).map_err(anyhow::Error::msg)?;
     let probe = packet::probe_from_args(&a.packet).context("bad packet description")?;
     let host = load(&a.input)?;
-    let opts = TraceOptions { assume };
+    let opts = TraceOptions {
+        assume,
+        force_ctstate: a.ctstate,
+    };
     let t = trace::trace(&host, &probe, &opts);
+    let reply = if a.reply {
+        Some(trace_reply(&host, &t, &opts)?)
+    } else {
+        None
+    };
     Ok(match a.format {
-        TraceFormat::Log => render::log::render(&t, &render::log::LogFields::default()),
-        TraceFormat::Json => render::json::render(&t),
+        TraceFormat::Log => {
+            let fields = render::log::LogFields::default();
+            let mut out = render::log::render(&t, &fields);
+            if let Some(r) = &reply {
+                out.push_str("# reply\n");
+                out.push_str(&render::log::render(r, &fields));
+            }
+            out
+        }
+        TraceFormat::Json => match &reply {
+            None => render::json::render(&t),
+            Some(r) => {
+                let doc = serde_json::json!({
+                    "request": render::json::document(&t),
+                    "reply": render::json::document(r),
+                });
+                serde_json::to_string_pretty(&doc)? + "\n"
+            }
+        },
         TraceFormat::Human => {
             let color = render::human::use_color(a.color, std::io::stdout().is_terminal());
-            render::human::render(&t, &render::human::Palette::new(color))
+            let palette = render::human::Palette::new(color);
+            let mut out = render::human::render(&t, &palette);
+            if let Some(r) = &reply {
+                out.push_str("\n── reply ──\n");
+                out.push_str(&render::human::render(r, &palette));
+            }
+            out
         }
     })
+}
+
+/// Traces the reply of `first` through the host with its connection added.
+fn trace_reply(
+    host: &Host,
+    first: &trace::event::Trace,
+    opts: &TraceOptions,
+) -> Result<trace::event::Trace> {
+    let (Some(probe), Some(conn)) = (trace::reply::reply_probe(first), first.connection.as_ref())
+    else {
+        anyhow::bail!(
+            "--reply: the packet created no connection that could be answered (verdict {})",
+            first.verdict.as_str()
+        );
+    };
+    let host = trace::reply::with_connection(host, conn);
+    Ok(trace::trace(&host, &probe, opts))
 }

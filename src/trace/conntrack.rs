@@ -4,7 +4,7 @@
 //! Read first: ../shared/docs/kernel-semantics.md §2.5.
 
 use super::event::Event;
-use super::walk::Walk;
+use super::walk::{ForcedState, Walk};
 use crate::model::conntrack::{Connection, CtInfo, CtState, Direction, Tuple};
 use crate::model::packet::{tcp_flag, Transport};
 
@@ -18,7 +18,7 @@ impl Walk<'_> {
         if !self.conntrack_on() {
             return;
         }
-        if self.existing_conn() {
+        if self.forced_state() || self.existing_conn() {
             return;
         }
         match self.new_conn_verdict() {
@@ -41,6 +41,44 @@ impl Walk<'_> {
                 });
             }
         }
+    }
+
+    /// `--ctstate`: the user decides the state; an ESTABLISHED connection has its
+    /// NAT already set up (none), so the nat chains do not run.
+    fn forced_state(&mut self) -> bool {
+        let Some(forced) = self.opts.force_ctstate else {
+            return false;
+        };
+        let mut conn = Connection::new(self.tuple());
+        self.ct = match forced {
+            ForcedState::New => return false,
+            ForcedState::Invalid => CtState::Invalid,
+            ForcedState::Untracked => CtState::Untracked,
+            ForcedState::Related => CtState::Tracked {
+                info: CtInfo::Related,
+                conn,
+            },
+            ForcedState::Established => {
+                conn.seen_reply = true;
+                conn.confirmed = true;
+                conn.src_nat_done = true;
+                conn.dst_nat_done = true;
+                CtState::Tracked {
+                    info: CtInfo::Established,
+                    conn,
+                }
+            }
+        };
+        let state = self.ct.name().to_string();
+        self.emit(Event::Conntrack {
+            state: state.clone(),
+            reason: format!("forced by --ctstate {state}"),
+        });
+        self.assume(
+            "conntrack",
+            format!("conntrack state forced to {state} (--ctstate)"),
+        );
+        true
     }
 
     /// `resolve_normal_ct`: the packet's tuple found in the table, in either

@@ -328,6 +328,9 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// Every assumption made (also present as events, in place).
     pub assumptions: Vec<Assumption>,
+    /// The packet's connection at the end, when it was tracked and confirmed
+    /// (what `conntrack -L` would now list).
+    pub connection: Option<crate::model::conntrack::Connection>,
 }
 
 impl Trace {

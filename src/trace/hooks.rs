@@ -272,7 +272,9 @@ impl Walk<'_> {
             }
         };
         let assumptions = self.assumptions();
+        let connection = self.ct.conn().filter(|c| c.confirmed).cloned();
         Trace {
+            connection,
             initial: probe.packet.clone(),
             final_packet: self.pkt,
             iif: match &probe.ingress {

@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod jhash;
 pub mod matcher;
 pub mod nat;
+pub mod reply;
 pub mod route_step;
 pub mod routing;
 pub mod table;

@@ -13,6 +13,23 @@ use crate::model::Host;
 pub struct TraceOptions {
     /// Assumptions in force.
     pub assume: AssumeConfig,
+    /// A conntrack state forced by `--ctstate` (what-if without a dump).
+    pub force_ctstate: Option<ForcedState>,
+}
+
+/// States `--ctstate` can force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForcedState {
+    /// First packet of a connection (the default without an entry).
+    New,
+    /// Packet of a connection that has seen a reply: nat chains are skipped.
+    Established,
+    /// Related to a known connection (e.g. an ICMP error): nat chains run.
+    Related,
+    /// Not accepted by the conntrack l4 tracker.
+    Invalid,
+    /// Marked NOTRACK.
+    Untracked,
 }
 
 /// Mutable state while one packet is walked.

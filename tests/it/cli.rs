@@ -184,3 +184,30 @@ fn show_save_prints_the_ruleset_back() {
     };
     assert_eq!(rules(&printed), rules(&input));
 }
+
+#[test]
+fn reply_is_de_dnated_back_to_the_public_address() {
+    // Kernel: fixtures/cloud-vr1-portforward probe ssh-portforward-synack-reply
+    // (the SYN-ACK left eth2 as 61.146.164.120:10174 → 183.62.15.118:22449).
+    let out = nftrace(&with(&["--reply", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let reply = &v["reply"];
+    assert_eq!(reply["initial"]["src"], "172.17.21.105");
+    assert_eq!(reply["final"]["src"], "61.146.164.120");
+    assert_eq!(reply["final"]["sport"], 10174);
+    assert_eq!(reply["final"]["oif"], "eth2");
+}
+
+#[test]
+fn forced_established_state_skips_the_nat_chains() {
+    let out = nftrace(&with(&["--ctstate", "established", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // No DNAT without a new connection: the packet stays addressed to the router.
+    assert_eq!(v["final"]["dst"], "61.146.164.120");
+    let events = v["events"].to_string();
+    assert!(
+        !events.contains("\"table\":\"nat\""),
+        "nat chain consulted: {events}"
+    );
+}

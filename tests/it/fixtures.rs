@@ -139,6 +139,7 @@ fn check_probe(dir: &Path, probe: &Value, previous: &[String], out: &mut Outcome
     let opts = TraceOptions {
         assume: nftrace::trace::assume::AssumeConfig::parse(&assume)
             .unwrap_or_else(|e| panic!("{name}: {e}")),
+        force_ctstate: None,
     };
     let t = trace(&host, &p, &opts);
     out.probes += 1;
