@@ -28,6 +28,9 @@ pub struct BundlePaths {
     pub conntrack: Option<PathBuf>,
     /// Skip malformed conntrack lines with a warning instead of failing.
     pub lenient: bool,
+    /// The bundle folder, when one was given (for optional extras such as
+    /// `conntrack-stats.txt`).
+    pub dir: Option<PathBuf>,
     /// `ipvsadm -Sn` (used by a later version; noted, not read).
     pub ipvs: Option<PathBuf>,
     /// `sysctl -a` (forwarding, rp_filter, tcp_loose, …).
@@ -86,6 +89,7 @@ impl BundlePaths {
         pick(&mut self.conntrack, "conntrack.txt");
         pick(&mut self.ipvs, "ipvsadm.txt");
         pick(&mut self.sysctl, "sysctl.txt");
+        self.dir = Some(dir.to_path_buf());
         Ok(self)
     }
 
@@ -129,6 +133,12 @@ impl BundlePaths {
         let mut host = Host::new(ruleset, routing, notes);
         host.sysctls = sysctls.unwrap_or_default();
         host.conntrack = conntrack;
+        if let Some(dir) = &self.dir {
+            let stats = dir.join("conntrack-stats.txt");
+            if stats.is_file() {
+                host.conntrack_stats = parse_file(&stats, parse::conntrack::parse_stats)?;
+            }
+        }
         Ok(host)
     }
 

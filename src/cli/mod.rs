@@ -83,6 +83,7 @@ fn load(input: &InputArgs) -> Result<Host> {
         ipvs: input.ipvs.clone(),
         sysctl: input.sysctl.clone(),
         lenient: input.lenient,
+        dir: None,
     };
     if let Some(dir) = &input.dump {
         paths = paths.with_dir(dir)?;

@@ -34,6 +34,19 @@ fn summary(host: &Host) -> String {
             }
         }
     }
+    let ct = &host.conntrack;
+    let _ = writeln!(s, "conntrack entries ({}):", ct.len());
+    for e in &ct.entries {
+        let _ = writeln!(s, "  {}", e.text);
+    }
+    if !host.conntrack_stats.is_empty() {
+        let stats: Vec<String> = host
+            .conntrack_stats
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(s, "conntrack -S (all cpus): {}", stats.join(" "));
+    }
     let r = &host.routing;
     let _ = writeln!(s, "interfaces ({}):", r.links.len());
     for l in &r.links {

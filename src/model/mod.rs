@@ -22,6 +22,8 @@ pub struct Host {
     chain_ids: HashMap<(TableName, String), usize>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
+    /// `conntrack -S` counters summed over cpus (`conntrack-stats.txt`).
+    pub conntrack_stats: Vec<(String, u64)>,
     /// Connections from `conntrack -L` (empty when none was given).
     pub conntrack: conntrack::ConntrackTable,
     /// `sysctl` settings from the bundle (empty when none was given).
@@ -51,6 +53,7 @@ impl Host {
             load_notes,
             sysctls: std::collections::BTreeMap::new(),
             conntrack: conntrack::ConntrackTable::default(),
+            conntrack_stats: Vec::new(),
         }
     }
 

@@ -249,8 +249,49 @@ fn finish_tuple(cx: &LineCtx, t: &TupleWords, proto: u8, text: &str) -> Result<T
     })
 }
 
+/// `conntrack -S` (or `/proc/net/stat/nf_conntrack`-style `key=value` per cpu):
+/// every counter summed over the cpus, in first-seen order.
+pub fn parse_stats(file: &str, text: &str) -> Result<Vec<(String, u64)>, ParseErrors> {
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        for word in line.split_whitespace().filter(|w| !w.starts_with("cpu=")) {
+            let parsed = word
+                .split_once('=')
+                .and_then(|(k, v)| Some((k, v.parse::<u64>().ok()?)));
+            match parsed {
+                Some((k, v)) => match totals.iter_mut().find(|(name, _)| name == k) {
+                    Some((_, total)) => *total += v,
+                    None => totals.push((k.to_string(), v)),
+                },
+                None => errors.push(ParseError::token(file, i + 1, line, word, "counter=number")),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(totals)
+    } else {
+        Err(ParseErrors(errors))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stats_are_summed_over_cpus() {
+        let text = "cpu=0 found=0 insert_failed=1 drop=1 \ncpu=1 found=2 insert_failed=0 drop=3\n";
+        let totals = super::parse_stats("s", text).unwrap();
+        assert_eq!(
+            totals,
+            vec![
+                ("found".into(), 2),
+                ("insert_failed".into(), 1),
+                ("drop".into(), 4)
+            ]
+        );
+        assert!(super::parse_stats("s", "cpu=0 found=x").is_err());
+    }
+
     use super::*;
 
     #[test]

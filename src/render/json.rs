@@ -43,6 +43,7 @@ pub fn document(trace: &Trace) -> Document<'_> {
             .map(|(e, v)| WireEvent::new(e, v))
             .collect(),
         assumptions: trace.assumptions.iter().map(WireAssumption::new).collect(),
+        connection: trace.connection.as_ref().map(WireConnection::new),
     }
 }
 
@@ -103,6 +104,30 @@ pub struct Document<'a> {
     r#final: WirePacket<'a>,
     events: Vec<WireEvent<'a>>,
     assumptions: Vec<WireAssumption<'a>>,
+    /// The connection `conntrack -L` would list after the packet, when confirmed.
+    connection: Option<WireConnection>,
+}
+
+/// A connection's tuples as `conntrack -L` prints them.
+#[derive(Debug, Serialize)]
+struct WireConnection {
+    original: String,
+    reply: String,
+    mark: u32,
+    src_nat: bool,
+    dst_nat: bool,
+}
+
+impl WireConnection {
+    fn new(c: &crate::model::conntrack::Connection) -> Self {
+        WireConnection {
+            original: c.orig.to_string(),
+            reply: c.reply.to_string(),
+            mark: c.mark,
+            src_nat: c.src_nat,
+            dst_nat: c.dst_nat,
+        }
+    }
 }
 
 /// A rule reference: `table:chain:rulenum`, plus the dump line when written.
@@ -743,6 +768,7 @@ pub(crate) mod samples {
             },
             events,
             assumptions: vec![assumption(Some(accept))],
+            connection: None,
         }
     }
 
@@ -783,6 +809,7 @@ pub(crate) mod samples {
             },
             events,
             assumptions: vec![],
+            connection: None,
         }
     }
 }
@@ -1019,6 +1046,7 @@ mod tests {
             disposition: Disposition::Delivered,
             events: vec![rule(Hook::Input, &policy, None, 0, &p)],
             assumptions: vec![],
+            connection: None,
         };
         assert_eq!(render(&trace), GOLDEN);
     }
@@ -1096,7 +1124,8 @@ mod tests {
       }
     }
   ],
-  "assumptions": []
+  "assumptions": [],
+  "connection": null
 }
 "#;
 }
