@@ -105,6 +105,61 @@ impl Walk<'_> {
         self.apply_binding_packet_only(manip, b, target_name);
     }
 
+    /// `nf_nat_used_tuple`: would the reply tuple of `b` be held by another
+    /// connection in the table (one whose original tuple is not ours)?
+    fn reply_taken(&self, b: &Binding) -> bool {
+        let Some(conn) = self.ct.conn() else {
+            return false;
+        };
+        let mut reply = conn.reply;
+        reply.dst = b.addr;
+        if let Some(p) = b.port {
+            reply.dport = p;
+        }
+        self.host
+            .conntrack
+            .find(&reply, 0)
+            .is_some_and(|(e, _)| e.orig != conn.orig)
+    }
+
+    /// `get_unique_tuple` for a SRC manip whose reply tuple is taken: a single
+    /// port is kept (the clash is decided at confirm); otherwise another port is
+    /// drawn from the range (or, without one, from the original port's class:
+    /// 1-511, 600-1023, 1024-65535) starting at a random offset, so nftrace shows
+    /// the first free port and states the assumption.
+    fn avoid_used_tuple(&mut self, b: &mut Binding, range: Option<PortRange>) {
+        let Some(old) = b.port else { return };
+        if !self.reply_taken(b) {
+            return;
+        }
+        let range = range.unwrap_or_else(|| class_range(old));
+        if range.min == range.max {
+            return;
+        }
+        let free = (range.min..=range.max).find(|&p| {
+            let candidate = Binding {
+                addr: b.addr,
+                port: Some(p),
+                reason: String::new(),
+            };
+            !self.reply_taken(&candidate)
+        });
+        if let Some(p) = free {
+            self.assume(
+                "nat-port",
+                format!(
+                    "source port {old} would clash with an existing connection: the kernel picks another port in {}-{} at a random offset; {p} shown",
+                    range.min, range.max
+                ),
+            );
+            b.port = Some(p);
+            b.reason = format!(
+                "port {old} taken by another connection; another port from {}-{}",
+                range.min, range.max
+            );
+        }
+    }
+
     /// After the chain: if no rule set up NAT, the kernel binds a null mapping
     /// (`nf_nat_alloc_null_binding`), so later packets skip the chain.
     fn mark_nat_done(&mut self, manip: Manip) {
@@ -129,7 +184,10 @@ impl Walk<'_> {
         }
         let manip = Manip::of(self.hook);
         match self.choose_binding(target, manip) {
-            Ok(b) => {
+            Ok(mut b) => {
+                if manip == Manip::Src {
+                    self.avoid_used_tuple(&mut b, target_ports(target));
+                }
                 self.apply_binding(manip, b, target_name(target), Some(rule.clone()));
                 TargetResult::Verdict(Verdict::Accept)
             }
@@ -237,23 +295,26 @@ impl Walk<'_> {
         manip: Manip,
         flags: NatFlags,
     ) -> (Option<u16>, String) {
-        if (flags.random || flags.random_fully) && old.is_some() {
+        if let (true, Some(port)) = (flags.random || flags.random_fully, old) {
             let which = if flags.random_fully {
                 "--random-fully"
             } else {
                 "--random"
             };
+            let pool = range.unwrap_or_else(|| class_range(port));
+            let side = if manip == Manip::Src {
+                "source"
+            } else {
+                "destination"
+            };
             self.assume(
                 "nat-port",
                 format!(
-                    "{which}: the kernel draws the {} port at random; the original port is shown",
-                    match manip {
-                        Manip::Src => "source",
-                        Manip::Dst => "destination",
-                    }
+                    "{which}: the kernel draws the {side} port at random from {}-{}; {} shown",
+                    pool.min, pool.max, pool.min
                 ),
             );
-            return (old, format!("port random ({which})"));
+            return (Some(pool.min), format!("port random ({which})"));
         }
         let (Some(range), Some(old)) = (range, old) else {
             return (old, "port kept".into());
@@ -368,6 +429,32 @@ impl Walk<'_> {
             }
         }
         self.emit_nat(manip, target, (old_addr, old_port), b, rule);
+    }
+}
+
+/// The port range a NAT target gives, if any.
+fn target_ports(t: &Target) -> Option<PortRange> {
+    match t {
+        Target::Snat { ranges, .. } | Target::Dnat { ranges, .. } => {
+            ranges.first().and_then(|r| r.ports)
+        }
+        Target::Masquerade { ports, .. } | Target::Redirect { ports, .. } => *ports,
+        _ => None,
+    }
+}
+
+/// `nf_nat_l4proto_unique_tuple` without a given range: the original port's class.
+fn class_range(port: u16) -> PortRange {
+    match port {
+        0..=511 => PortRange { min: 1, max: 511 },
+        512..=1023 => PortRange {
+            min: 600,
+            max: 1023,
+        },
+        _ => PortRange {
+            min: 1024,
+            max: 65535,
+        },
     }
 }
 

@@ -223,6 +223,20 @@ fn check_conntrack(name: &str, probe: &Value, t: &nftrace::trace::event::Trace, 
             if want != got {
                 out.failures.push(format!("{name}: translated addresses differ: kernel reply tuple says src,dst = {want:?}, nftrace {got:?}"));
             }
+            if let (Some((s, _)), true) = (f.transport.ports(), random_port) {
+                // The port is drawn at random: the kernel and nftrace must agree on
+                // whether it changed.
+                let kernel_changed =
+                    r.get("dport") != Some(&init.transport.ports().map_or(0, |p| p.0).to_string());
+                let ours_changed = Some(s) != init.transport.ports().map(|p| p.0);
+                if kernel_changed != ours_changed {
+                    out.failures.push(format!(
+                        "{name}: kernel {} the source port, nftrace {}",
+                        if kernel_changed { "changed" } else { "kept" },
+                        if ours_changed { "changed" } else { "kept" }
+                    ));
+                }
+            }
             if let (Some((s, d)), false) = (f.transport.ports(), random_port) {
                 let want = (r.get("dport").cloned(), r.get("sport").cloned());
                 if want != (Some(s.to_string()), Some(d.to_string())) {
