@@ -387,6 +387,14 @@ def build_probe(topo: Topology, pr: dict, index: int) -> tuple[str, list[str], l
         nargs.append("--df")
     if pr.get("sign"):
         nargs += ["--payload", str(pr["sign"])]
+    # The embedded packet of an ICMP error, as nftrace's --inner-* flags.
+    extra = [str(x) for x in pr.get("hping3_extra", [])]
+    inner_flags = {"--icmp-ipsrc": "--inner-src", "--icmp-ipdst": "--inner-dst",
+                   "--icmp-ipproto": "--inner-proto", "--icmp-srcport": "--inner-sport",
+                   "--icmp-dstport": "--inner-dport"}
+    for i, word in enumerate(extra[:-1]):
+        if word in inner_flags:
+            nargs += [inner_flags[word], extra[i + 1]]
     nargs += ["--ttl", str(ttl), "--id", str(ip_id), "--len", str(length)]
     if tos is not None:
         nargs += ["--tos", f"0x{tos_i:02x}"]
@@ -507,8 +515,18 @@ def main() -> int:
     ap.add_argument("scenarios", nargs="*", help="fixtures/<scenario> directories")
     ap.add_argument("--all", action="store_true", help="record every fixtures/*/scenario.toml")
     ap.add_argument("-v", "--verbose", action="store_true")
+    # --- corpus mode (recorder/corpus_host.py; docs/recorder.md "Rebuilding a published host")
+    ap.add_argument("--corpus-host", metavar="BUNDLE",
+                    help="rebuild ../shared/corpus/bundle/BUNDLE and record random probes "
+                         "into fixtures/corpus/BUNDLE/")
+    ap.add_argument("--probes", type=int, default=40, help="--corpus-host: number of probes")
+    ap.add_argument("--seed", type=int, default=1, help="--corpus-host: random seed")
     a = ap.parse_args()
     VERBOSE = a.verbose
+    if a.corpus_host:
+        import corpus_host   # same directory; imports this module as `record`
+        return corpus_host.main(a.corpus_host, a.probes, a.seed)
+    # --- end corpus mode
     ensure_root()
     dirs = [Path(s) for s in a.scenarios]
     if a.all:

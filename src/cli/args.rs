@@ -107,6 +107,21 @@ pub struct PacketArgs {
     /// Set the don't-fragment bit.
     #[arg(long)]
     pub df: bool,
+    /// ICMP error: source address of the embedded packet.
+    #[arg(long = "inner-src", value_name = "ADDR", requires = "inner_dst")]
+    pub inner_src: Option<String>,
+    /// ICMP error: destination address of the embedded packet.
+    #[arg(long = "inner-dst", value_name = "ADDR", requires = "inner_src")]
+    pub inner_dst: Option<String>,
+    /// ICMP error: protocol of the embedded packet.
+    #[arg(long = "inner-proto", default_value = "udp")]
+    pub inner_proto: String,
+    /// ICMP error: source port of the embedded packet.
+    #[arg(long = "inner-sport", default_value_t = 0)]
+    pub inner_sport: u16,
+    /// ICMP error: destination port of the embedded packet.
+    #[arg(long = "inner-dport", default_value_t = 0)]
+    pub inner_dport: u16,
     /// Start of the payload as text, for `-m string` and `-m u32`.
     #[arg(long, value_name = "TEXT")]
     pub payload: Option<String>,

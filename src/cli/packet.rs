@@ -68,8 +68,28 @@ pub fn probe_from_args(a: &PacketArgs) -> Result<Probe> {
         mark: number(&a.mark, "--mark")?,
         mac_src: a.mac_src.as_deref().map(mac).transpose()?,
         payload: a.payload.clone(),
+        icmp_inner: inner(a)?,
     };
     Ok(Probe { packet, ingress })
+}
+
+/// The embedded packet of an ICMP error (`--inner-*`).
+fn inner(a: &PacketArgs) -> Result<Option<crate::model::conntrack::Tuple>> {
+    let (Some(src), Some(dst)) = (&a.inner_src, &a.inner_dst) else {
+        return Ok(None);
+    };
+    if proto_number(&a.proto)? != proto::ICMP {
+        bail!(
+            "--inner-src/--inner-dst describe the packet inside an ICMP error: they need -p icmp"
+        );
+    }
+    Ok(Some(crate::model::conntrack::Tuple {
+        src: ipv4(src, "--inner-src")?,
+        dst: ipv4(dst, "--inner-dst")?,
+        proto: proto_number(&a.inner_proto)?,
+        sport: a.inner_sport,
+        dport: a.inner_dport,
+    }))
 }
 
 fn ipv4(text: &str, flag: &str) -> Result<Ipv4Addr> {

@@ -147,6 +147,9 @@ pub struct Packet {
     pub mac_src: Option<[u8; 6]>,
     /// Start of the payload, when the user gave it (for `-m string`, `-m u32`).
     pub payload: Option<String>,
+    /// For an ICMP error: the header of the packet it is about (the embedded
+    /// packet), which conntrack uses to find the RELATED connection.
+    pub icmp_inner: Option<crate::model::conntrack::Tuple>,
 }
 
 impl Packet {

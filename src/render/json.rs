@@ -572,6 +572,7 @@ pub(crate) mod samples {
             mark: 0,
             mac_src: None,
             payload: None,
+            icmp_inner: None,
         }
     }
 

@@ -86,6 +86,9 @@ impl Walk<'_> {
     /// NAT already set up, so the nat chains are not consulted again); REPLY →
     /// ESTABLISHED_REPLY.
     fn existing_conn(&mut self) -> bool {
+        if self.related_conn() {
+            return true;
+        }
         let tuple = self.tuple();
         let Some((entry, dir)) = self.host.conntrack.find(&tuple, 0) else {
             return false;
@@ -118,6 +121,48 @@ impl Walk<'_> {
             reason,
         });
         self.ct = state;
+        true
+    }
+
+    /// `nf_conntrack_inet_error`: an ICMP error carries the header of the packet
+    /// it is about; that header's tuple, inverted, is looked up, and a hit makes
+    /// the error RELATED (RELATED_REPLY when the hit is the reply tuple).
+    fn related_conn(&mut self) -> bool {
+        let Transport::Icmp {
+            icmp_type: 3 | 4 | 5 | 11 | 12,
+            ..
+        } = self.pkt.transport
+        else {
+            return false;
+        };
+        let Some(inner) = self.pkt.icmp_inner else {
+            return false;
+        };
+        let Some((entry, dir)) = self.host.conntrack.find(&inner.invert(), 0) else {
+            return false;
+        };
+        let info = if dir == Direction::Reply {
+            CtInfo::RelatedReply
+        } else {
+            CtInfo::Related
+        };
+        let reason = format!(
+            "ICMP error about {inner}: related to the conntrack entry on line {} ({})",
+            entry.line,
+            if dir == Direction::Reply {
+                "reply direction"
+            } else {
+                "original direction"
+            }
+        );
+        self.ct = CtState::Tracked {
+            info,
+            conn: entry.connection(),
+        };
+        self.emit(Event::Conntrack {
+            state: "RELATED".into(),
+            reason,
+        });
         true
     }
 

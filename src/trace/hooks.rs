@@ -169,6 +169,16 @@ impl Walk<'_> {
                 "TTL would reach 0 when forwarded: dropped by ip_forward before FORWARD".into(),
             ));
         }
+        if let Some(mtu) = self.exceeds_mtu(oif) {
+            self.emit(Event::Generated {
+                what: format!("ICMP fragmentation needed (mtu {mtu})"),
+                to: self.pkt.src,
+            });
+            return Err(route_stop(format!(
+                "DF set and length {} exceeds the MTU {mtu} of {oif}: dropped by ip_forward before FORWARD",
+                self.pkt.len
+            )));
+        }
         self.pkt.ttl -= 1;
         self.next_hop = Some(next_hop);
         self.run_hook(Hook::Forward, Some(dev), Some(oif), FORWARD)?;
@@ -177,6 +187,19 @@ impl Walk<'_> {
             oif: oif.to_string(),
             next_hop,
         })
+    }
+
+    /// `ip_exceeds_mtu`: a DF packet longer than the egress device's MTU (from
+    /// `ip addr`) cannot be forwarded. Returns the MTU when it is exceeded.
+    fn exceeds_mtu(&self, oif: &str) -> Option<u32> {
+        let mtu = self
+            .host
+            .routing
+            .links
+            .iter()
+            .find(|l| l.name == oif)?
+            .mtu?;
+        (self.pkt.df && u32::from(self.pkt.len) > mtu).then_some(mtu)
     }
 
     /// A locally generated packet: output route, OUTPUT, POSTROUTING, and for a

@@ -54,6 +54,7 @@ pub fn reply_probe(first: &Trace) -> Option<Probe> {
         mark: 0,
         mac_src: None,
         payload: None,
+        icmp_inner: None,
     };
     Some(Probe { packet, ingress })
 }

@@ -123,7 +123,25 @@ impl Walk<'_> {
     /// for `kind = "reroute"`, which keeps the source address).
     pub fn route_output(&mut self, kind: &'static str) -> RouteOutcome {
         let key = self.flow_key(None);
-        let r = output_route(&self.host.routing, &key);
+        let mut r = output_route(&self.host.routing, &key);
+        if r.outcome == Err(OutputError::InvalidSource) {
+            // `raw_sendmsg` with IP_HDRINCL (hping3, packet crafting) routes with the
+            // socket's bound source, none, so a foreign header source is not refused.
+            self.assume(
+                "routing",
+                format!(
+                    "source {} is not local: routed as a raw (IP_HDRINCL) socket does, without a source; the header keeps it",
+                    key.src
+                ),
+            );
+            r = output_route(
+                &self.host.routing,
+                &FlowKey {
+                    src: std::net::Ipv4Addr::UNSPECIFIED,
+                    ..key
+                },
+            );
+        }
         for a in &r.assumptions {
             self.assume("routing", a.clone());
         }

@@ -152,6 +152,7 @@ mod tests {
             mark: 0,
             mac_src: None,
             payload: None,
+            icmp_inner: None,
         })
     }
 
