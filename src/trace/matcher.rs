@@ -214,7 +214,22 @@ impl Eval<'_, '_> {
     fn other(&mut self, module: &str, args: &[String]) -> bool {
         let ctx = self.ctx;
         match module {
-            "limit" | "hashlimit" => self.by_key("limit", module, "token bucket full"),
+            "limit" | "hashlimit" => {
+                // A full bucket is within the rate: `--hashlimit-above` (and a
+                // `!`-inverted limit) then does not match (recorded: corpus home-user-fw).
+                let above = args.iter().any(|a| a == "--hashlimit-above")
+                    ^ args.first().is_some_and(|a| a == "!");
+                let within = self.ctx.assume.matches("limit");
+                self.assume(
+                    "limit",
+                    format!(
+                        "`-m {module}`: the packet is {} the rate (--assume limit={}; fresh ruleset: within)",
+                        if within { "within" } else { "above" },
+                        self.ctx.assume.get("limit")
+                    ),
+                );
+                within ^ above
+            }
             "recent" => self.recent(args),
             "connlimit" => self.connlimit(args),
             "owner" => self.owner(args),

@@ -2,6 +2,8 @@
 
 mod cli;
 mod conntrack_corpus;
+mod corpus_replay;
 mod fixtures;
+mod replay;
 mod roundtrip;
 mod routing_corpus;
