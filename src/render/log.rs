@@ -52,6 +52,11 @@ pub fn render(trace: &Trace, fields: &LogFields) -> String {
     for a in &trace.assumptions {
         let _ = writeln!(out, "# assumption: {}", a.text);
     }
+    for e in &trace.events {
+        if let Event::Conntrack { state, reason } = e {
+            let _ = writeln!(out, "# conntrack: {state}: {reason}");
+        }
+    }
     let traced = trace
         .events
         .iter()

@@ -64,8 +64,34 @@ impl Walk<'_> {
             return TableResult::Accept;
         }
         let result = self.do_table(TableName::Nat);
+        if manip == Manip::Src && result == TableResult::Accept {
+            self.null_binding();
+        }
         self.mark_nat_done(manip);
         result
+    }
+
+    /// `nf_nat_alloc_null_binding` at a SRC hook when no rule set up NAT: the
+    /// mapping to the packet's own source still goes through `get_unique_tuple`,
+    /// so a source port whose reply tuple is taken is rewritten.
+    fn null_binding(&mut self) {
+        let Some(conn) = self.ct.conn() else { return };
+        if conn.src_nat {
+            return;
+        }
+        let Some((sport, _)) = self.pkt.transport.ports() else {
+            return;
+        };
+        let mut b = Binding {
+            addr: self.pkt.src,
+            port: Some(sport),
+            reason: "null binding".into(),
+        };
+        if !self.reply_taken(&b) {
+            return;
+        }
+        self.avoid_used_tuple(&mut b, None);
+        self.apply_binding(Manip::Src, b, "null binding", None);
     }
 
     /// `nf_nat_packet`: for a connection whose NAT is set up, rewrite this side
