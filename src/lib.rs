@@ -13,6 +13,7 @@
 //! * [`trace`]: the evaluator; a pure function from model + packet to events.
 //! * [`render`]: the kernel's TRACE lines, a walk for people, JSON.
 //! * [`cli`]: argument handling, loading bundles, exit codes.
+//! * [`workload`]: seeded synthetic dumps for benchmarks (not part of the pipeline).
 
 pub mod bundle;
 pub mod cli;
@@ -20,3 +21,4 @@ pub mod model;
 pub mod parse;
 pub mod render;
 pub mod trace;
+pub mod workload;
