@@ -113,7 +113,9 @@ fn bench_parallel(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     let n = 10_000;
     let h = host(&kube(n));
-    let probes: Vec<Probe> = (0..10_000).map(|i| kube_probe(1 + (i * 7919) % n)).collect();
+    let probes: Vec<Probe> = (0..10_000)
+        .map(|i| kube_probe(1 + (i * 7919) % n))
+        .collect();
     let opts = TraceOptions::default();
     g.bench_function("kube-10k-x-10000-probes", |b| {
         b.iter(|| {

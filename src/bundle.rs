@@ -198,6 +198,7 @@ fn read_text(path: &Path) -> std::io::Result<String> {
         Ok(s)
     } else {
         let bytes = std::fs::read(path)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 }

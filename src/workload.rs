@@ -139,7 +139,9 @@ pub fn kube_proxy(shape: KubeShape) -> String {
         "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully\n",
     ));
     for i in 0..services {
-        let Some(np) = kube_node_port(i) else { continue };
+        let Some(np) = kube_node_port(i) else {
+            continue;
+        };
         let name = format!("ns-{}/svc-{i}:port-{i}", i % 97);
         let _ = writeln!(
             s,
@@ -388,8 +390,16 @@ pub fn policy_rules(count: usize) -> String {
         let table = 1000 + t;
         let _ = match t % 3 {
             0 => writeln!(s, "{pref}:\tfrom 172.16.{}.0/24 lookup {table}", t % 256),
-            1 => writeln!(s, "{pref}:\tfrom all fwmark 0x{:x}/0xffff lookup {table}", t + 1),
-            _ => writeln!(s, "{pref}:\tfrom all to 100.64.{}.0/24 lookup {table}", t % 256),
+            1 => writeln!(
+                s,
+                "{pref}:\tfrom all fwmark 0x{:x}/0xffff lookup {table}",
+                t + 1
+            ),
+            _ => writeln!(
+                s,
+                "{pref}:\tfrom all to 100.64.{}.0/24 lookup {table}",
+                t % 256
+            ),
         };
     }
     s.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
@@ -451,10 +461,20 @@ mod tests {
         use crate::parse;
         parse::iptables_save::parse("l", &linear_firewall(100, 1)).unwrap();
         parse::iptables_save::parse("d", &deep_jumps(30, 3, 4, 1)).unwrap();
-        assert_eq!(parse::conntrack::parse("c", &conntrack(100, 1)).unwrap().len(), 100);
+        assert_eq!(
+            parse::conntrack::parse("c", &conntrack(100, 1))
+                .unwrap()
+                .len(),
+            100
+        );
         let r = parse::ip_route::parse("r", &routes(1000, 10, 1)).unwrap();
         assert_eq!(r.routes.len(), 1000 + 3 + 10);
-        assert_eq!(parse::ip_rule::parse("p", &policy_rules(100)).unwrap().len(), 103);
+        assert_eq!(
+            parse::ip_rule::parse("p", &policy_rules(100))
+                .unwrap()
+                .len(),
+            103
+        );
         parse::ip_addr::parse("a", &addrs()).unwrap();
     }
 

@@ -118,7 +118,9 @@ fn write(args: &Args) -> std::io::Result<()> {
             };
             ("iptables-save.txt", workload::kube_proxy(shape))
         }
-        Workload::Linear { rules } => ("iptables-save.txt", workload::linear_firewall(*rules, seed)),
+        Workload::Linear { rules } => {
+            ("iptables-save.txt", workload::linear_firewall(*rules, seed))
+        }
         Workload::Deep {
             depth,
             width,

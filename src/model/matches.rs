@@ -7,12 +7,13 @@
 use std::net::Ipv4Addr;
 
 use super::ruleset::{AddrMask, Neg};
+use super::text::Text;
 
 /// One `-m NAME options…` group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Match {
     /// The module name as written after `-m`.
-    pub module: String,
+    pub module: Text,
     /// The parsed options.
     pub kind: MatchKind,
     /// True when the match was loaded implicitly by `-p tcp|udp|icmp` followed by
@@ -201,7 +202,7 @@ pub enum StatisticMode {
         /// Probability as a number.
         probability: f64,
         /// Its spelling in the dump.
-        text: String,
+        text: Text,
     },
     /// `--mode nth --every N [--packet P]`
     Nth {
@@ -234,7 +235,7 @@ pub enum MatchKind {
     /// `-m state [!] --state …`
     State(Neg<CtStateSet>),
     /// `-m comment --comment TEXT`: always true.
-    Comment(String),
+    Comment(Text),
     /// `-m addrtype`
     Addrtype(AddrtypeMatch),
     /// `-m length [!] --length a[:b]` (IP total length).

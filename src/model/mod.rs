@@ -6,6 +6,7 @@ pub mod packet;
 pub mod routing;
 pub mod ruleset;
 pub mod target;
+pub mod text;
 
 use std::collections::HashMap;
 
@@ -18,8 +19,9 @@ pub struct Host {
     pub ruleset: Ruleset,
     /// Interfaces, routes and policy rules.
     pub routing: routing::Routing,
-    /// Chain positions by table and name, so jumps do not search.
-    chain_ids: HashMap<(TableName, String), usize>,
+    /// Chain positions by table and name, so jumps do not search (looked up by
+    /// `&str`, without allocating).
+    chain_ids: HashMap<TableName, HashMap<text::Text, usize>>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
     /// `conntrack -S` counters summed over cpus (`conntrack-stats.txt`).
@@ -38,11 +40,9 @@ impl Host {
         let chain_ids = ruleset
             .tables
             .iter()
-            .flat_map(|t| {
-                t.chains
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, c)| ((t.name, c.name.clone()), i))
+            .map(|t| {
+                let ids = t.chains.iter().enumerate();
+                (t.name, ids.map(|(i, c)| (c.name.clone(), i)).collect())
             })
             .collect();
         Host {
@@ -70,6 +70,6 @@ impl Host {
 
     /// Position of a chain within its table.
     pub fn chain_id(&self, table: TableName, name: &str) -> Option<usize> {
-        self.chain_ids.get(&(table, name.to_string())).copied()
+        self.chain_ids.get(&table)?.get(name).copied()
     }
 }

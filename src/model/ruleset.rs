@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 
 use super::matches::Match;
 use super::target::Target;
+use super::text::Text;
 
 /// The five iptables tables, in the order their hooks run at equal hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -139,7 +140,7 @@ pub struct Counters {
 #[derive(Debug, Clone)]
 pub struct Chain {
     /// Chain name as written.
-    pub name: String,
+    pub name: Text,
     /// `Some` for built-in chains, `None` for user chains (`:NAME - [0:0]`).
     pub policy: Option<Policy>,
     /// Counters from the header line.
@@ -262,7 +263,7 @@ pub struct Protocol {
     /// IP protocol number; 0 means `all`.
     pub number: u8,
     /// The spelling in the dump (`tcp`, `6`, `gre`, `all`).
-    pub spelling: String,
+    pub spelling: Text,
 }
 
 /// The fixed part of a rule (`struct ipt_ip`): addresses, interfaces, protocol, fragment flag.
@@ -302,8 +303,8 @@ pub struct Rule {
     pub matches: Vec<Match>,
     /// The target (`-j`/`-g`), or [`Target::None`] when the rule has none.
     pub target: Target,
-    /// The rule as written after the counters, starting at `-A`.
-    pub text: String,
+    /// The rule as written after the counters, starting at `-A` (a piece of the dump).
+    pub text: Text,
     /// Spelling details of the header, for printing the rule back as read.
     pub spelling: RuleSpelling,
 }

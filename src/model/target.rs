@@ -7,6 +7,7 @@
 use std::net::Ipv4Addr;
 
 use super::matches::PortRange;
+use super::text::Text;
 
 /// How a MARK/CONNMARK value was written, so it can be printed back as read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -118,9 +119,9 @@ pub enum Target {
     /// `-j QUEUE`: terminal (dropped without a listener).
     Queue,
     /// `-j CHAIN`: push and enter.
-    Jump(String),
+    Jump(Text),
     /// `-g CHAIN`: enter without pushing.
-    Goto(String),
+    Goto(Text),
     /// `-j REJECT [--reject-with …]`: sends an error, then drops. filter table only.
     Reject(RejectWith),
     /// `-j NFQUEUE`: terminal; with `--queue-bypass` and no listener the packet continues

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::lex::{self, Word};
 use super::{ParseError, ParseErrors};
@@ -27,20 +28,24 @@ use crate::model::ruleset::{
 use crate::model::target::{
     ConnmarkOp, MarkOp, MarkSpelling, NatFlags, NatRange, RejectWith, Target, TtlTargetOp,
 };
+use crate::model::text::Text;
 
 /// Parses a whole dump. `file` names it in errors.
 ///
 /// Every table block must end in `COMMIT`. On failure all errors found are
 /// returned, in line order.
 pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
+    // One copy of the dump, shared by every rule's text, comment and name.
+    let source: Arc<str> = Arc::from(text);
     let mut parser = Parser {
+        source: &source,
         words: Vec::with_capacity(32),
         file,
         tables: Vec::new(),
         open: None,
         errors: Vec::new(),
     };
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in source.lines().enumerate() {
         parser.line(i + 1, raw.trim_end());
     }
     parser.finish()
@@ -49,12 +54,26 @@ pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
 /// Where a line is, for building errors.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
+    /// The whole dump, which `text` is a line of.
+    source: &'a Arc<str>,
     file: &'a str,
     line: usize,
     text: &'a str,
 }
 
 impl Ctx<'_> {
+    /// `s` as a [`Text`]: a range of the dump when `s` lies in it (no allocation),
+    /// else a copy (a word whose quotes or escapes were removed).
+    fn shared(&self, s: &str) -> Text {
+        let base = self.source.as_ptr() as usize;
+        let at = s.as_ptr() as usize;
+        if at >= base && at + s.len() <= base + self.source.len() {
+            Text::slice(self.source, at - base..at - base + s.len())
+        } else {
+            Text::from(s)
+        }
+    }
+
     /// An error at byte `offset` of the line, for the text `found`.
     fn err(&self, offset: usize, found: &str, expected: impl Into<String>) -> ParseError {
         ParseError::at(self.file, self.line, self.text, offset, found, expected)
@@ -92,7 +111,7 @@ struct OpenTable<'a> {
 
 /// Chain name → index in [`Table::chains`]. Chain names are short and trusted
 /// to be few per table, so FNV-1a replaces SipHash on this hot path.
-type ChainIndex = HashMap<String, usize, BuildHasherDefault<Fnv1a>>;
+type ChainIndex = HashMap<Text, usize, BuildHasherDefault<Fnv1a>>;
 
 /// The FNV-1a hash (64 bit).
 struct Fnv1a(u64);
@@ -117,6 +136,7 @@ impl Hasher for Fnv1a {
 
 /// Line-by-line state.
 struct Parser<'a> {
+    source: &'a Arc<str>,
     /// Reused word buffer (one allocation for the whole file).
     words: Vec<Word<'a>>,
     file: &'a str,
@@ -133,6 +153,7 @@ impl<'a> Parser<'a> {
             return;
         }
         let ctx = Ctx {
+            source: self.source,
             file: self.file,
             line,
             text,
@@ -234,9 +255,10 @@ impl<'a> Parser<'a> {
                 "a chain not declared before in this table",
             ));
         }
-        open.index.insert(name.to_string(), open.table.chains.len());
+        let name = ctx.shared(name);
+        open.index.insert(name.clone(), open.table.chains.len());
         open.table.chains.push(Chain {
-            name: name.to_string(),
+            name,
             policy,
             counters,
             rules: Vec::new(),
@@ -291,7 +313,7 @@ impl<'a> Parser<'a> {
             ip: spec.ip,
             matches: spec.matches,
             target: spec.target,
-            text: ctx.text[cmd.start..].to_string(),
+            text: ctx.shared(&ctx.text[cmd.start..]),
             spelling: spec.spelling,
         });
         Ok(())
@@ -334,6 +356,48 @@ impl<'a> Parser<'a> {
             Err(ParseErrors(self.errors))
         }
     }
+}
+
+/// Match modules whose names are kept as static strings (no allocation per rule).
+const MODULE_NAMES: &[&str] = &[
+    "tcp",
+    "udp",
+    "icmp",
+    "comment",
+    "statistic",
+    "mark",
+    "connmark",
+    "conntrack",
+    "state",
+    "multiport",
+    "addrtype",
+    "iprange",
+    "set",
+    "limit",
+    "physdev",
+    "length",
+    "pkttype",
+    "ttl",
+    "tos",
+    "dscp",
+    "mac",
+    "recent",
+    "hashlimit",
+    "owner",
+    "string",
+    "u32",
+    "policy",
+];
+
+/// Protocol spellings kept as static strings.
+const PROTOCOL_NAMES: &[&str] = &["tcp", "udp", "icmp", "all", "sctp", "gre", "esp", "ah"];
+
+/// `name` as a static [`Text`] when it is in `names`.
+fn static_name(names: &'static [&'static str], name: &str) -> Option<Text> {
+    names
+        .iter()
+        .find(|n| **n == name)
+        .map(|n| Text::from_static(n))
 }
 
 /// A line number as the model stores it.
@@ -469,11 +533,14 @@ fn resolve_ref(
         return Ok(());
     };
     let (name, goto) = match &rule.target {
-        Target::Jump(n) => (n.clone(), false),
-        Target::Goto(n) => (n.clone(), true),
+        Target::Jump(n) => (n, false),
+        Target::Goto(n) => (n, true),
         _ => return Ok(()),
     };
-    match index.get(&name).and_then(|&i| builtin.get(i).copied()) {
+    match index
+        .get(name.as_str())
+        .and_then(|&i| builtin.get(i).copied())
+    {
         Some(false) => Ok(()),
         Some(true) => Err(r.ctx.err(
             r.offset,
@@ -482,7 +549,7 @@ fn resolve_ref(
         )),
         None if !goto && UNTYPED_TARGETS.contains(&name.as_str()) => {
             rule.target = Target::Other {
-                name,
+                name: name.to_string(),
                 args: Vec::new(),
             };
             Ok(())
@@ -540,7 +607,7 @@ enum Visit {
 /// Per chain: `(rule index, target chain)` of every jump and goto to a chain of the table.
 fn jump_edges(open: &OpenTable<'_>) -> Vec<Vec<(usize, usize)>> {
     let edge = |(ri, rule): (usize, &Rule)| match &rule.target {
-        Target::Jump(n) | Target::Goto(n) => open.index.get(n).map(|&to| (ri, to)),
+        Target::Jump(n) | Target::Goto(n) => open.index.get(n.as_str()).map(|&to| (ri, to)),
         _ => None,
     };
     open.table
@@ -859,7 +926,8 @@ fn header_proto(
         invert,
         value: Protocol {
             number,
-            spelling: w.as_str().to_string(),
+            spelling: static_name(PROTOCOL_NAMES, w.as_str())
+                .unwrap_or_else(|| cur.ctx.shared(w.as_str())),
         },
     })
 }
@@ -893,7 +961,7 @@ fn implicit_match(cur: &mut Cursor<'_, '_>, spec: &Spec) -> Result<Option<Match>
     }
     let kind = typed_match(cur, module)?.unwrap_or(MatchKind::Other(Vec::new()));
     Ok(Some(Match {
-        module: module.to_string(),
+        module: Text::from_static(module),
         kind,
         implicit: true,
     }))
@@ -918,7 +986,7 @@ fn match_module(cur: &mut Cursor<'_, '_>, name: &Word<'_>) -> Result<Match, Pars
         None => MatchKind::Other(other_words(cur)),
     };
     Ok(Match {
-        module: module.to_string(),
+        module: static_name(MODULE_NAMES, module).unwrap_or_else(|| cur.ctx.shared(module)),
         kind,
         implicit: false,
     })
@@ -1384,9 +1452,10 @@ fn ct_addr(cur: &mut Cursor<'_, '_>) -> Result<AddrMask, ParseError> {
 }
 
 /// `-m comment --comment TEXT`
-fn comment_match(cur: &mut Cursor<'_, '_>) -> Result<String, ParseError> {
+fn comment_match(cur: &mut Cursor<'_, '_>) -> Result<Text, ParseError> {
     let neg = single(cur, "--comment", |cur| {
-        Ok(cur.value("a comment")?.as_str().to_string())
+        let w = cur.value("a comment")?;
+        Ok(cur.ctx.shared(w.as_str()))
     })?;
     Ok(neg.value)
 }
@@ -1579,7 +1648,7 @@ fn statistic_match(cur: &mut Cursor<'_, '_>) -> Result<Neg<StatisticMode>, Parse
                     .ok()
                     .filter(|p| (0.0..=1.0).contains(p))
                     .ok_or_else(|| cur.err(w, "a probability between 0 and 1"))?;
-                prob = Some((p, w.as_str().to_string()));
+                prob = Some((p, cur.ctx.shared(w.as_str())));
             }
             "--every" => {
                 every = Some(
@@ -1660,13 +1729,15 @@ fn target(
     if name.is_empty() || name.starts_with('-') || name.starts_with('!') {
         return Err(cur.err(name_word, "a target or chain name"));
     }
-    spec.target = if goto || chains.contains_key(name) {
+    let chain = chains.get_key_value(name).map(|(k, _)| k.clone());
+    spec.target = if goto || chain.is_some() {
         spec.unresolved = Some(name_word.start);
         no_args(&args, name)?;
+        let chain = chain.unwrap_or_else(|| cur.ctx.shared(name));
         if goto {
-            Target::Goto(name.to_string())
+            Target::Goto(chain)
         } else {
-            Target::Jump(name.to_string())
+            Target::Jump(chain)
         }
     } else if let Some(t) = typed_target(&mut args, name)? {
         if let Some(extra) = args.peek() {
@@ -1675,7 +1746,7 @@ fn target(
         t
     } else if args.words.is_empty() {
         spec.unresolved = Some(name_word.start);
-        Target::Jump(name.to_string())
+        Target::Jump(cur.ctx.shared(name))
     } else {
         let args = args.words.iter().map(|w| w.as_str().to_string()).collect();
         Target::Other {

@@ -93,6 +93,11 @@ fn one_word(line: &str, start: usize) -> Result<(Word<'_>, usize), UnterminatedQ
         };
         return Ok((word, plain_end));
     }
+    if plain_end == start {
+        if let Some(word) = plain_quoted(line, start) {
+            return Ok(word);
+        }
+    }
     let mut text = String::from(&line[start..plain_end]);
     let end = quoted_part(line, plain_end, &mut text)?;
     let word = Word {
@@ -101,6 +106,22 @@ fn one_word(line: &str, start: usize) -> Result<(Word<'_>, usize), UnterminatedQ
         quoted: true,
     };
     Ok((word, end))
+}
+
+/// A word that is one quoted part without backslashes (`"kubernetes service portals"`),
+/// borrowed from the line; `None` when it needs unescaping or goes on after the quote.
+fn plain_quoted(line: &str, open: usize) -> Option<(Word<'_>, usize)> {
+    let body = &line[open + 1..];
+    let close = body.find(['"', '\\'])?;
+    if body.as_bytes()[close] != b'"' {
+        return None;
+    }
+    let word = Word {
+        text: Cow::Borrowed(&body[..close]),
+        start: open,
+        quoted: true,
+    };
+    Some((word, open + close + 2))
 }
 
 /// Appends the quoted part opening at `open` (a `"`) to `out`, unescaping;

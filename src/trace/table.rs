@@ -111,7 +111,7 @@ impl Walk<'_> {
                         });
                     }
                     self.emit(Event::Jump {
-                        chain: name,
+                        chain: name.to_string(),
                         goto,
                         depth: stack.len(),
                     });
@@ -161,7 +161,7 @@ impl Walk<'_> {
 
     fn emit_return(&mut self, t: &Table, chain: usize, depth: usize) {
         self.emit(Event::Return {
-            to_chain: t.chains[chain].name.clone(),
+            to_chain: t.chains[chain].name.to_string(),
             depth,
         });
     }
@@ -185,7 +185,7 @@ impl Walk<'_> {
     ) -> RuleRef {
         RuleRef {
             table,
-            chain: chain.name.clone(),
+            chain: chain.name.to_string(),
             rulenum: u32::try_from(rulenum).unwrap_or(u32::MAX),
             line,
         }

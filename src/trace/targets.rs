@@ -21,7 +21,7 @@ pub enum TargetResult {
     /// `-j CHAIN` / `-g CHAIN`.
     Jump {
         /// Chain name.
-        chain: String,
+        chain: crate::model::text::Text,
         /// True for `-g`.
         goto: bool,
     },
