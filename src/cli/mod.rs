@@ -111,7 +111,7 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
     } else {
         None
     };
-    Ok(match a.format {
+    let out = match a.format {
         TraceFormat::Log => {
             let fields = render::log::LogFields::default();
             let mut out = render::log::render(&t, &fields);
@@ -141,7 +141,11 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
             }
             out
         }
-    })
+    };
+    // The process ends right after printing: freeing a large ruleset rule by rule
+    // would cost more than loading it (issue 6), so leave it to the exit.
+    std::mem::forget(host);
+    Ok(out)
 }
 
 /// Traces the reply of `first` through the host with its connection added.

@@ -3,7 +3,9 @@
 //!
 //! Read first: ../shared/docs/kernel-semantics.md §5.2, §6.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 use ipnet::Ipv4Net;
 
@@ -277,6 +279,70 @@ pub struct Routing {
     pub rules: Vec<FibRule>,
     /// Table names seen in the dumps (`lookup 100` → 100, `table foo` → id), name → id.
     pub table_names: Vec<(String, u32)>,
+    /// Longest-prefix index over `routes`, built on the first lookup (`routes` is
+    /// not changed once a host is loaded).
+    index: OnceLock<RouteIndex>,
+}
+
+/// Routes by table, prefix length and masked destination: a lookup probes one hash
+/// map per prefix length present in the table (at most 33), instead of scanning
+/// every route (`fib_table_lookup` walks a trie; the result is the same set).
+#[derive(Debug, Clone, Default)]
+struct RouteIndex {
+    /// Route indices ordered by (table, prefix length, network, index).
+    order: Vec<u32>,
+    /// Per table: per prefix length present, network → range of `order`.
+    tables: HashMap<u32, Vec<(u8, HashMap<u32, (u32, u32)>)>>,
+}
+
+impl RouteIndex {
+    fn build(routes: &[Route]) -> RouteIndex {
+        let key = |i: u32| {
+            let r = &routes[i as usize];
+            (r.table, r.dst.prefix_len(), u32::from(r.dst.network()))
+        };
+        let mut order: Vec<u32> = (0..u32::try_from(routes.len()).unwrap_or(u32::MAX)).collect();
+        order.sort_unstable_by_key(|&i| (key(i), i));
+        let mut tables: HashMap<u32, Vec<(u8, HashMap<u32, (u32, u32)>)>> = HashMap::new();
+        let mut start = 0;
+        while start < order.len() {
+            let k = key(order[start]);
+            let end = start + order[start..].iter().take_while(|&&i| key(i) == k).count();
+            let (table, len, net) = k;
+            let lens = tables.entry(table).or_default();
+            if lens.last().is_none_or(|l| l.0 != len) {
+                lens.push((len, HashMap::new()));
+            }
+            if let Some((_, nets)) = lens.last_mut() {
+                let range = (
+                    u32::try_from(start).unwrap_or(0),
+                    u32::try_from(end).unwrap_or(0),
+                );
+                nets.insert(net, range);
+            }
+            start = end;
+        }
+        RouteIndex { order, tables }
+    }
+
+    /// Indices of the routes of `table` whose prefix covers `dst`, in dump order.
+    fn covering(&self, table: u32, dst: Ipv4Addr) -> Vec<usize> {
+        let Some(lens) = self.tables.get(&table) else {
+            return Vec::new();
+        };
+        let dst = u32::from(dst);
+        let mut found: Vec<usize> = lens
+            .iter()
+            .filter_map(|(len, nets)| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+                nets.get(&(dst & mask))
+            })
+            .flat_map(|&(a, b)| &self.order[a as usize..b as usize])
+            .map(|&i| i as usize)
+            .collect();
+        found.sort_unstable();
+        found
+    }
 }
 
 impl Scope {
@@ -415,6 +481,14 @@ impl Link {
 }
 
 impl Routing {
+    /// Indices of the routes of `table` covering `dst` (any prefix length), in
+    /// dump order. Uses a prefix index built on the first call.
+    pub fn routes_covering(&self, table: u32, dst: Ipv4Addr) -> Vec<usize> {
+        self.index
+            .get_or_init(|| RouteIndex::build(&self.routes))
+            .covering(table, dst)
+    }
+
     /// The interface called `name`.
     pub fn link(&self, name: &str) -> Option<&Link> {
         self.links.iter().find(|l| l.name == name)
@@ -470,6 +544,7 @@ impl Routing {
             routes,
             rules,
             table_names: Vec::new(),
+            index: OnceLock::new(),
         };
         (routing, assumptions)
     }

@@ -333,6 +333,10 @@ impl<'a> Parser<'a> {
             }
         }
         self.errors.extend(find_loops(&open));
+        for chain in &mut open.table.chains {
+            // Most chains hold one or two rules; growth left room for four.
+            chain.rules.shrink_to_fit();
+        }
         self.tables.push(open.table);
     }
 

@@ -328,13 +328,7 @@ pub fn fib_table_lookup(routing: &Routing, table: u32, key: &FlowKey) -> TableLo
 
 /// Indices of the routes of `table` covering `dst`, in `fib_table_lookup` order.
 fn candidates(routing: &Routing, table: u32, dst: Ipv4Addr) -> Vec<usize> {
-    let mut found: Vec<usize> = routing
-        .routes
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.table == table && r.dst.trunc().contains(&dst))
-        .map(|(i, _)| i)
-        .collect();
+    let mut found = routing.routes_covering(table, dst);
     found.sort_by_key(|&i| {
         let r = routing.routes.get(i);
         let len = r.map_or(0, |r| r.dst.prefix_len());

@@ -7,7 +7,7 @@
 //! target runs.
 
 use super::event::{Event, RuleRef, TraceType, Verdict};
-use super::matcher::{rule_matches, MatchCtx};
+use super::matcher::{header_matches, rule_matches, MatchCtx};
 use super::targets::TargetResult;
 use super::walk::Walk;
 use crate::model::ruleset::{Chain, Policy, Rule, Table, TableName};
@@ -68,6 +68,12 @@ impl Walk<'_> {
                     Err(result) => return result,
                 }
             };
+            // The fixed header (`ip_packet_match`) first: it rejects most rules of a
+            // large chain without building the rule's reference.
+            if !self.header_matches(rule) {
+                pos.rule += 1;
+                continue;
+            }
             let rule_ref = self.rule_ref(t.name, chain, pos.rule + 1, Some(rule.line));
             if !self.matches(rule, &rule_ref) {
                 pos.rule += 1;
@@ -189,6 +195,24 @@ impl Walk<'_> {
             rulenum: u32::try_from(rulenum).unwrap_or(u32::MAX),
             line,
         }
+    }
+
+    fn match_ctx(&self) -> MatchCtx<'_> {
+        MatchCtx {
+            packet: &self.pkt,
+            hook: self.hook,
+            in_dev: self.in_dev.as_deref(),
+            out_dev: self.out_dev.as_deref(),
+            ct: &self.ct,
+            routing: &self.host.routing,
+            assume: &self.opts.assume,
+            local: self.local,
+        }
+    }
+
+    /// The rule's fixed header alone (addresses, interfaces, protocol, fragment).
+    fn header_matches(&self, rule: &Rule) -> bool {
+        header_matches(&rule.ip, &self.match_ctx())
     }
 
     fn matches(&mut self, rule: &Rule, rule_ref: &RuleRef) -> bool {
