@@ -1,10 +1,11 @@
 //! Criterion benchmarks for issue 6: parse, load and trace on generated workloads.
-#![allow(missing_docs)] // criterion_group! generates undocumented functions
 //!
 //! `cargo bench --bench nftrace` runs them all; `cargo bench --bench nftrace -- parse`
 //! one group. The workloads come from `nftrace::workload` (seeded), so every run
 //! measures the same bytes. `bench/compare` runs the whole command against
 //! `iptables-legacy-restore --test`; docs/performance.md has the numbers.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;

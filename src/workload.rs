@@ -59,7 +59,8 @@ pub fn kube_port(i: usize) -> u16 {
 
 /// The NodePort of service `i`, for every tenth service (30000–32767).
 pub fn kube_node_port(i: usize) -> Option<u16> {
-    (i % 10 == 0).then(|| 30000 + u16::try_from((i / 10) % 2768).unwrap_or(0))
+    i.is_multiple_of(10)
+        .then(|| 30000 + u16::try_from((i / 10) % 2768).unwrap_or(0))
 }
 
 /// A 16-character chain hash as kube-proxy prints it (base32 of a SHA-256; here of a

@@ -292,8 +292,11 @@ struct RouteIndex {
     /// Route indices ordered by (table, prefix length, network, index).
     order: Vec<u32>,
     /// Per table: per prefix length present, network → range of `order`.
-    tables: HashMap<u32, Vec<(u8, HashMap<u32, (u32, u32)>)>>,
+    tables: HashMap<u32, Vec<PrefixLen>>,
 }
+
+/// One prefix length of a table: network → range of [`RouteIndex::order`].
+type PrefixLen = (u8, HashMap<u32, (u32, u32)>);
 
 impl RouteIndex {
     fn build(routes: &[Route]) -> RouteIndex {
@@ -303,7 +306,7 @@ impl RouteIndex {
         };
         let mut order: Vec<u32> = (0..u32::try_from(routes.len()).unwrap_or(u32::MAX)).collect();
         order.sort_unstable_by_key(|&i| (key(i), i));
-        let mut tables: HashMap<u32, Vec<(u8, HashMap<u32, (u32, u32)>)>> = HashMap::new();
+        let mut tables: HashMap<u32, Vec<PrefixLen>> = HashMap::new();
         let mut start = 0;
         while start < order.len() {
             let k = key(order[start]);

@@ -548,7 +548,7 @@ fn resolve_ref(
         Some(false) => Ok(()),
         Some(true) => Err(r.ctx.err(
             r.offset,
-            &name,
+            name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
         )),
         None if !goto && UNTYPED_TARGETS.contains(&name.as_str()) => {
@@ -560,7 +560,7 @@ fn resolve_ref(
         }
         None => Err(r.ctx.err(
             r.offset,
-            &name,
+            name,
             format!("a chain declared in table {table_name} or a known target"),
         )),
     }
