@@ -15,7 +15,9 @@
 //! * [`cli`]: argument handling, loading bundles, exit codes.
 
 pub mod bundle;
+pub mod check;
 pub mod cli;
+pub mod diff;
 pub mod model;
 pub mod parse;
 pub mod render;
