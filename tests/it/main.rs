@@ -1,7 +1,9 @@
 //! Integration tests: one binary, one module per concern.
 
+mod check;
 mod cli;
 mod conntrack_corpus;
 mod fixtures;
+mod kernel_probes;
 mod roundtrip;
 mod routing_corpus;
