@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod conntrack_corpus;
+mod diff;
 mod fixtures;
 mod kernel_probes;
 mod roundtrip;
