@@ -42,7 +42,7 @@ impl Wish {
     /// Adds what `rule` asks (non-inverted conditions only), overriding earlier wishes.
     fn add(&mut self, rule: &Rule) {
         let ip = &rule.ip;
-        let plain = |n: &Option<crate::model::ruleset::Neg<_>>| n.clone().filter(|n| !n.invert);
+        let plain = |n: &Option<crate::model::ruleset::Neg<_>>| n.filter(|n| !n.invert);
         if let Some(s) = plain(&ip.src) {
             self.src = Some(inside(s.value.addr, s.value.prefix_len()));
         }

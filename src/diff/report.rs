@@ -6,6 +6,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
 
 use super::{Behaviour, Change};
 
+/// How one aspect of a behaviour is shown.
+type Aspect = fn(&Behaviour) -> String;
+
 /// One table per changed probe, the aspects in rows, before and after in columns.
 pub fn human(changes: &[Change], probes: usize) -> String {
     let mut out = String::new();
@@ -14,7 +17,7 @@ pub fn human(changes: &[Change], probes: usize) -> String {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(["", "before", "after"]);
-        let rows: [(&str, fn(&Behaviour) -> String); 4] = [
+        let rows: [(&str, Aspect); 4] = [
             ("verdict", |b| b.verdict.clone()),
             ("egress", |b| b.egress.clone()),
             ("translation", |b| b.translation.clone()),
