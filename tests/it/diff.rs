@@ -7,8 +7,11 @@ use crate::check::{edited_bundle, nftrace};
 
 const VR2: &str = "fixtures/cloud-vr2-firewall-drop/bundle";
 
-/// `(name, packet, changed aspects)` of every reported change, and the exit code.
-fn diff(edit: impl Fn(&str) -> String) -> (Vec<(String, String, Vec<String>)>, Option<i32>) {
+/// `(name, packet, changed aspects)` of a reported change.
+type Reported = (String, String, Vec<String>);
+
+/// Every reported change, and the exit code.
+fn diff(edit: impl Fn(&str) -> String) -> (Vec<Reported>, Option<i32>) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let after = edited_bundle(tmp.path(), "cloud-vr2-firewall-drop", edit);
     let out = nftrace(&[
