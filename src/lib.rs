@@ -17,6 +17,7 @@
 pub mod bundle;
 pub mod check;
 pub mod cli;
+pub mod collect;
 pub mod diff;
 pub mod model;
 pub mod parse;

@@ -1,12 +1,24 @@
 //! `nftrace collect`, `nftrace completions` and `nftrace man`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::args::CollectArgs;
 
-/// `nftrace collect --out DIR`.
-pub(super) fn collect(_a: &CollectArgs) -> Result<(String, u8)> {
-    anyhow::bail!("collect is not implemented yet")
+/// `nftrace collect --out DIR`: the bundle, then a summary of what was written.
+pub(super) fn collect(a: &CollectArgs) -> Result<(String, u8)> {
+    let c = crate::collect::collect(&a.out)
+        .with_context(|| format!("writing the bundle into {}", a.out.display()))?;
+    let mut text = format!("wrote {}: {}\n", a.out.display(), c.written.join(" "));
+    if !c.missing.is_empty() {
+        text.push_str(&format!(
+            "not installed (noted in manifest.txt): {}\n",
+            c.missing.join(" ")
+        ));
+    }
+    for f in &c.failed {
+        text.push_str(&format!("failed (noted in manifest.txt): {f}\n"));
+    }
+    Ok((text, 0))
 }
 
 /// A completion script for `shell`, generated from the clap definitions.

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod collect;
 mod conntrack_corpus;
 mod diff;
 mod fixtures;
