@@ -4,7 +4,7 @@
 //!
 //! The deciding rule is compared by its text (a policy by its chain), not by
 //! its number, so a reorder that does not change which rule decides is no
-//! change. Without a probes file, [`generate`] derives one packet per rule of
+//! change. Without a probes file, [`generate()`] derives one packet per rule of
 //! either ruleset, so an added, removed, reordered or edited rule shows up
 //! with an example packet.
 

@@ -313,3 +313,19 @@ fn missing_bundle_is_bad_input() {
     let out = nftrace(&["check", "--dump", "no/such/*", probes.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_clap_definitions() {
+    let bash = nftrace(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let text = String::from_utf8(bash.stdout).unwrap();
+    assert!(
+        text.contains("_nftrace()") && text.contains("check"),
+        "{text}"
+    );
+    let man = nftrace(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let roff = String::from_utf8(man.stdout).unwrap();
+    assert!(roff.starts_with(".ie \\n(.g .ds Aq"), "{roff}");
+    assert!(roff.contains("nftrace\\-check"), "{roff}");
+}
