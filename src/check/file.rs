@@ -614,3 +614,67 @@ fn locate(file: &str, text: &str, span: Range<usize>, message: String) -> ProbeF
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[defaults]\nsrc = \"10.0.0.1\"\niif = \"eth0\"\n\n";
+
+    fn one(text: &str) -> ProbeSpec {
+        let mut specs = parse("p.toml", &format!("{BASE}{text}")).expect("parses");
+        specs.remove(0)
+    }
+
+    #[test]
+    fn rule_names_are_positions_only_with_a_known_table() {
+        assert_eq!(
+            RuleName::parse("nat:PREROUTING:3"),
+            RuleName::Position {
+                table: "nat".into(),
+                chain: "PREROUTING".into(),
+                rulenum: 3
+            }
+        );
+        for comment in ["61.146.164.120:10174:10174", "allow ssh", "web:80"] {
+            assert_eq!(RuleName::parse(comment), RuleName::Comment(comment.into()));
+        }
+    }
+
+    #[test]
+    fn defaults_fill_the_packet_and_local_replaces_the_default_iif() {
+        let s = one("[[probe]]\nname = \"a\"\ndst = \"10.0.0.2\"\nlocal = true\n");
+        assert_eq!(s.probe.ingress, crate::model::packet::Ingress::Local);
+        assert_eq!(s.probe.packet.src, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(s.line, 6);
+    }
+
+    #[test]
+    fn expectations_accept_single_values_lists_and_masked_marks() {
+        let s = one(
+            "[[probe]]\nname = \"a\"\ndst = \"10.0.0.2\"\n\
+             expect = { verdict = \"drop\", via = \"x\", not_via = [\"filter:INPUT:1\", \"y\"], mark = \"0x12/0xf0\" }\n",
+        );
+        assert_eq!(s.expect.verdict, Some(ExpectedVerdict::Drop));
+        assert_eq!(s.expect.via, [RuleName::Comment("x".into())]);
+        assert_eq!(s.expect.not_via.len(), 2);
+        assert_eq!(s.expect.mark, Some((0x10, 0xf0)));
+    }
+
+    #[test]
+    fn duplicate_names_are_an_error_at_the_second() {
+        let e = parse(
+            "p.toml",
+            &format!("{BASE}[[probe]]\nname = \"a\"\ndst = \"10.0.0.2\"\n[[probe]]\nname = \"a\"\ndst = \"10.0.0.3\"\n"),
+        )
+        .expect_err("duplicate");
+        assert_eq!((e.line, e.column), (9, 8));
+        assert!(e.message.contains("already exists"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_empty_file_says_what_a_probe_looks_like() {
+        let e = parse("p.toml", "").expect_err("empty");
+        assert!(e.message.contains("[[probe]]"), "{}", e.message);
+    }
+}
