@@ -15,7 +15,10 @@
 //! * [`cli`]: argument handling, loading bundles, exit codes.
 
 pub mod bundle;
+pub mod check;
 pub mod cli;
+pub mod collect;
+pub mod diff;
 pub mod model;
 pub mod parse;
 pub mod render;
