@@ -18,6 +18,8 @@ use nftrace::model::ruleset::{Policy, Ruleset, TableName};
 use nftrace::model::target::Target;
 use serde_json::Value;
 
+use super::replay::{ct_tuples, strings};
+
 /// `probes.toml` text for one fixture, and the names of the probes in it.
 pub fn probes_toml(fixture: &Path) -> (String, Vec<String>) {
     let rec: Value = serde_json::from_str(
@@ -37,15 +39,6 @@ pub fn probes_toml(fixture: &Path) -> (String, Vec<String>) {
         names.push(name);
     }
     (out, names)
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
 }
 
 /// The TOML key of each `nftrace trace` flag, and whether its value is a number.
@@ -139,7 +132,7 @@ fn expectations(
     }
     let mut out = format!("expect.via = {via:?}\n");
     let entry = strings(&p["conntrack"]).into_iter().find(|l| {
-        let (o, _) = tuples(l);
+        let (o, _) = ct_tuples(l);
         o.get("src") == packet.get("src")
             && o.get("dst") == packet.get("dst")
             && packet
@@ -149,7 +142,7 @@ fn expectations(
     let last = trace.last().map(|l| trace_head(l));
     match entry {
         Some(line) => {
-            let (_, r) = tuples(&line);
+            let (_, r) = ct_tuples(&line);
             out.push_str("expect.verdict = \"ACCEPT\"\n");
             out.push_str(&format!("expect.src = {:?}\n", r["dst"]));
             out.push_str(&format!("expect.dst = {:?}\n", r["src"]));
@@ -190,22 +183,4 @@ fn ending_verdict(at: &str, ruleset: &Ruleset) -> Option<&'static str> {
         },
         None => (chain.policy == Some(Policy::Drop)).then_some("DROP"),
     }
-}
-
-type Tuple = std::collections::BTreeMap<String, String>;
-
-/// Original and reply `key=value` halves of a `conntrack -L` line.
-fn tuples(line: &str) -> (Tuple, Tuple) {
-    let (mut orig, mut reply) = (Tuple::new(), Tuple::new());
-    for w in line.split_whitespace() {
-        if let Some((k, v)) = w.split_once('=') {
-            let half = if orig.contains_key(k) {
-                &mut reply
-            } else {
-                &mut orig
-            };
-            half.entry(k.to_string()).or_insert_with(|| v.to_string());
-        }
-    }
-    (orig, reply)
 }
