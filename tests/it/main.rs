@@ -4,6 +4,7 @@ mod cli;
 mod conntrack_corpus;
 mod corpus_replay;
 mod fixtures;
+mod ipvs;
 mod replay;
 mod roundtrip;
 mod routing_corpus;
