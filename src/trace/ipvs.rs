@@ -554,13 +554,19 @@ fn pick(svc: &Service, t: &Tuple, dests: &[&Dest]) -> Pick {
              (ip_vs_wrr_init_svc: cw = max weight - (gcd - 1), first server with weight >= cw)"
                 .into(),
         ),
-        Scheduler::Lc => by_counts(dests, name, lc),
-        Scheduler::Wlc => by_counts(dests, name, |d| least_weighted(d, Dest::conn_overhead)),
-        Scheduler::Sed => by_counts(dests, name, |d| least_weighted(d, sed_overhead)),
-        Scheduler::Nq => by_counts(dests, name, nq),
-        Scheduler::Ovf => by_counts(dests, name, ovf),
+        Scheduler::Lc => by_counts(dests, name, Dest::conn_overhead, lc),
+        Scheduler::Wlc => by_counts(dests, name, Dest::conn_overhead, |d| {
+            least_weighted(d, Dest::conn_overhead)
+        }),
+        Scheduler::Sed => by_counts(dests, name, sed_overhead, |d| {
+            least_weighted(d, sed_overhead)
+        }),
+        Scheduler::Nq => by_counts(dests, name, sed_overhead, nq),
+        Scheduler::Ovf => by_counts(dests, name, active, ovf),
         Scheduler::Lblc | Scheduler::Lblcr => {
-            let mut p = by_counts(dests, name, |d| least_weighted(d, Dest::conn_overhead));
+            let mut p = by_counts(dests, name, Dest::conn_overhead, |d| {
+                least_weighted(d, Dest::conn_overhead)
+            });
             let why = format!(
                 "{name}: no cached server for destination {} assumed (the locality table is \
                  not in the dump); the weighted least-connection fallback applies",
@@ -589,8 +595,13 @@ fn pick(svc: &Service, t: &Tuple, dests: &[&Dest]) -> Pick {
 
 /// Runs a connection-count scheduler exactly when every server has counts
 /// (`ipvsadm -Ln` ActiveConn/InActConn), else takes the first eligible server.
-fn by_counts(dests: &[&Dest], name: &str, f: impl Fn(&[&Dest]) -> Option<usize>) -> Pick {
-    let loads = dests.iter().map(|d| d.conn_overhead()).collect::<Vec<_>>();
+fn by_counts(
+    dests: &[&Dest],
+    name: &str,
+    load: fn(&Dest) -> Option<u64>,
+    f: impl Fn(&[&Dest]) -> Option<usize>,
+) -> Pick {
+    let loads = dests.iter().map(|d| load(d)).collect::<Vec<_>>();
     if dests
         .iter()
         .all(|d| d.active_conns.is_some() && d.inact_conns.is_some())
@@ -621,6 +632,11 @@ fn lc(dests: &[&Dest]) -> Option<usize> {
         }
     }
     least.map(|l| l.0)
+}
+
+/// Active connections (ovf's load figure).
+fn active(d: &Dest) -> Option<u64> {
+    d.active_conns.map(u64::from)
 }
 
 /// `ip_vs_sed_dest_overhead`: `activeconns + 1`.
@@ -1508,5 +1524,98 @@ mod tests {
         assert!(t.iter().all(Option::is_some));
         let na = t.iter().filter(|s| **s == Some(0)).count();
         assert_eq!(na, 3070); // 4093 slots, rounds of 3+1: 1023 rounds + 1 extra.
+    }
+
+    #[test]
+    fn candidates_carry_the_scheduler_load_figure() {
+        // ip_vs_sed_dest_overhead = activeconns + 1.
+        let svc = service(Scheduler::Sed, vec![dest("10.0.0.1", 443, 1, Some((4, 9)))]);
+        let s = schedule(
+            &svc,
+            &syn("1.1.1.1", 1),
+            &IpvsConnTable::default(),
+            &as_dump(),
+        );
+        assert_eq!(s.candidates[0].load, Some(5));
+    }
+
+    #[test]
+    fn lblc_states_the_locality_assumption() {
+        // ip_vs_lblc_schedule: cache miss -> __ip_vs_lblc_schedule (the wlc rule).
+        let svc = service(
+            Scheduler::Lblc,
+            vec![
+                dest("10.0.0.1", 443, 1, Some((2, 0))),
+                dest("10.0.0.2", 443, 1, Some((1, 0))),
+            ],
+        );
+        let s = schedule(
+            &svc,
+            &syn("1.1.1.1", 1),
+            &IpvsConnTable::default(),
+            &as_dump(),
+        );
+        assert_eq!(chosen_addr(&s), Some(ip("10.0.0.2")));
+        assert_eq!(s.reason, Reason::Scheduler { exact: false });
+        assert!(s.assumptions.iter().any(|a| a.contains("no cached server")));
+    }
+
+    #[test]
+    fn fwmark_template_uses_protocol_ip_and_the_mark_as_address() {
+        // ip_vs_sched_persist: fwmark template <IPPROTO_IP, caddr, 0, fwmark, 0, daddr, 0>.
+        let mut svc = service(
+            Scheduler::Rr,
+            vec![dest("10.0.0.1", 0, 1, None), dest("10.0.0.2", 0, 1, None)],
+        );
+        svc.key = ServiceKey::Fwmark(7);
+        svc.flags |= svc_flag::PERSISTENT;
+        let mut tpl = conn("NONE", "1.1.1.1", 0, 0, "10.0.0.2", 0);
+        tpl.proto = ConnProto::Ip;
+        tpl.vaddr = Ipv4Addr::from(7u32);
+        let conns = IpvsConnTable::new(vec![tpl]);
+        let mut t = syn("1.1.1.1", 999);
+        t.mark = 7;
+        let s = schedule(&svc, &t, &conns, &as_dump());
+        assert_eq!(s.reason, Reason::Template { line: 7 });
+        // dport: the packet's port, the servers have none.
+        assert_eq!(
+            s.chosen.map(|c| (c.addr, c.dport)),
+            Some((ip("10.0.0.2"), 443))
+        );
+    }
+
+    #[test]
+    fn mh_fallback_finds_an_available_server() {
+        // ip_vs_mh_get returns NULL on an unavailable slot; mh-fallback probes on.
+        let mut svc = service(
+            Scheduler::Mh,
+            vec![
+                dest("10.0.0.1", 443, 1, None),
+                dest("10.0.0.2", 443, 1, None),
+            ],
+        );
+        let table = {
+            let d: Vec<&Dest> = svc.dests.iter().collect();
+            mh_populate(&d)
+        };
+        // Overload the server of some client's slot: the table does not depend
+        // on IP_VS_DEST_F_OVERLOAD, only the lookup does (is_unavailable).
+        let client = Ipv4Addr::new(192, 168, 0, 1);
+        let slot = (mh_hashkey(client, 0, MH_KEY1, 0) % MH_TAB_SIZE) as usize;
+        let owner = table[slot].unwrap();
+        let other = 1 - owner;
+        let mut t = syn("1.1.1.1", 1);
+        t.saddr = client;
+        let none = IpvsConnTable::default();
+        let s = schedule(&svc, &t, &none, &as_dump());
+        assert_eq!(chosen_addr(&s), Some(svc.dests[owner].addr));
+        svc.dests[owner].u_threshold = 1;
+        svc.dests[owner].active_conns = Some(1);
+        svc.dests[owner].inact_conns = Some(0);
+        let s = schedule(&svc, &t, &none, &as_dump());
+        assert_eq!(s.reason, Reason::NoDest(Leave::IcmpPortUnreachable));
+        svc.flags |= svc_flag::SCHED1;
+        let s = schedule(&svc, &t, &none, &as_dump());
+        assert_eq!(chosen_addr(&s), Some(svc.dests[other].addr));
     }
 }
