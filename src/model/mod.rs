@@ -1,6 +1,8 @@
 //! The domain model: plain types for what the dumps describe.
 
 pub mod conntrack;
+pub mod ipset;
+pub mod ipvs;
 pub mod matches;
 pub mod packet;
 pub mod routing;

@@ -6,6 +6,7 @@ pub mod assume;
 pub mod conntrack;
 pub mod event;
 pub mod hooks;
+pub mod ipvs;
 pub mod jhash;
 pub mod matcher;
 pub mod nat;

@@ -7,6 +7,7 @@ mod conntrack_corpus;
 mod corpus_replay;
 mod diff;
 mod fixtures;
+mod ipvs;
 mod kernel_probes;
 mod replay;
 mod roundtrip;
