@@ -65,6 +65,7 @@ pub fn trace_spec(host: &Host, spec: &ProbeSpec) -> trace::event::Trace {
         // Validated when the file was parsed.
         assume: AssumeConfig::parse(&spec.assume).unwrap_or_default(),
         force_ctstate: spec.ctstate,
+        ipvs_dest: None,
     };
     trace::trace(host, &spec.probe, &opts)
 }

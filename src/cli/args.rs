@@ -55,9 +55,15 @@ pub struct InputArgs {
     /// `conntrack -L` output.
     #[arg(long, value_name = "FILE")]
     pub conntrack: Option<PathBuf>,
-    /// `ipvsadm -Sn` output.
+    /// `ipvsadm -Sn` or `ipvsadm -Ln` output.
     #[arg(long, value_name = "FILE")]
     pub ipvs: Option<PathBuf>,
+    /// `ipvsadm -Lnc` output (IPVS connections).
+    #[arg(long = "ipvs-conn", value_name = "FILE")]
+    pub ipvs_conn: Option<PathBuf>,
+    /// `ipset save` or `ipset list` output.
+    #[arg(long, value_name = "FILE")]
+    pub ipset: Option<PathBuf>,
     /// `sysctl -a` output.
     #[arg(long, value_name = "FILE")]
     pub sysctl: Option<PathBuf>,
@@ -180,6 +186,9 @@ pub struct TraceArgs {
     /// Force the packet's conntrack state (what-if without a conntrack dump).
     #[arg(long, value_enum, value_name = "STATE")]
     pub ctstate: Option<crate::trace::walk::ForcedState>,
+    /// IPVS: use this real server instead of the scheduler's stated choice.
+    #[arg(long = "ipvs-dest", value_name = "RIP:PORT")]
+    pub ipvs_dest: Option<String>,
     /// Also trace the reply the packet provokes, with its connection in the table.
     #[arg(long)]
     pub reply: bool,

@@ -90,6 +90,8 @@ fn load(input: &InputArgs) -> Result<Host> {
         addrs: input.addrs.clone(),
         conntrack: input.conntrack.clone(),
         ipvs: input.ipvs.clone(),
+        ipvs_conn: input.ipvs_conn.clone(),
+        ipset: input.ipset.clone(),
         sysctl: input.sysctl.clone(),
         lenient: input.lenient,
         dir: None,
@@ -113,6 +115,7 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
     let opts = TraceOptions {
         assume,
         force_ctstate: a.ctstate,
+        ipvs_dest: a.ipvs_dest.as_deref().map(packet::addr_port).transpose()?,
     };
     let t = trace::trace(&host, &probe, &opts);
     let reply = if a.reply {

@@ -7,6 +7,7 @@ pub mod conntrack;
 pub mod event;
 pub mod hooks;
 pub mod ipvs;
+pub mod ipvs_hook;
 pub mod jhash;
 pub mod matcher;
 pub mod nat;
