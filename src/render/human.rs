@@ -253,7 +253,7 @@ impl Writer<'_> {
             ),
         );
         for d in detail {
-            self.line(level + 2, paint(self.p.dim(), &format!("· {d}")));
+            self.line(level + 2, paint(self.p.dim(), format!("· {d}")));
         }
     }
 
