@@ -165,6 +165,20 @@ impl Walk<'_> {
     /// (`ip_vs_update_conntrack`).
     fn apply_xmit(&mut self, xmit: &Xmit, rip: Ipv4Addr, conntrack: bool) -> IpvsIn {
         let before = self.pkt.clone();
+        if matches!(xmit, Xmit::Local) {
+            return IpvsIn::Local;
+        }
+        // __ip_vs_get_out_rt → decrement_ttl (commit 8d8e20e2d7bb "ipvs: Decrement ttl").
+        if self.pkt.ttl <= 1 {
+            self.emit(Event::Generated {
+                what: "ICMP time exceeded (IPVS decrement_ttl)".into(),
+                to: self.pkt.src,
+            });
+            return IpvsIn::Drop(
+                "TTL would reach 0 in IPVS transmit: dropped (decrement_ttl)".into(),
+            );
+        }
+        self.pkt.ttl -= 1;
         let rewrite = match *xmit {
             Xmit::Local => return IpvsIn::Local,
             Xmit::Masq { daddr, dport } => {

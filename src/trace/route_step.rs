@@ -128,10 +128,14 @@ impl Walk<'_> {
     /// The output route towards `dst` (IPVS direct routing routes towards the real
     /// server while the header keeps the virtual address).
     pub fn route_output_to(&mut self, dst: std::net::Ipv4Addr, kind: &'static str) -> RouteOutcome {
-        let key = FlowKey {
+        let mut key = FlowKey {
             dst,
             ..self.flow_key(None)
         };
+        if self.ipvs.is_some() {
+            // __ip_vs_get_out_rt → do_output_route4: routed by destination only.
+            key.src = std::net::Ipv4Addr::UNSPECIFIED;
+        }
         let mut r = output_route(&self.host.routing, &key);
         if r.outcome == Err(OutputError::InvalidSource) {
             // `raw_sendmsg` with IP_HDRINCL (hping3, packet crafting) routes with the

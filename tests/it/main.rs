@@ -8,6 +8,7 @@ mod corpus_replay;
 mod diff;
 mod fixtures;
 mod ipvs;
+mod ipvs_pipeline;
 mod kernel_probes;
 mod replay;
 mod roundtrip;
