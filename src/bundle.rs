@@ -31,8 +31,12 @@ pub struct BundlePaths {
     /// The bundle folder, when one was given (for optional extras such as
     /// `conntrack-stats.txt`).
     pub dir: Option<PathBuf>,
-    /// `ipvsadm -Sn` (used by a later version; noted, not read).
+    /// `ipvsadm -Sn` or `ipvsadm -Ln` (services and real servers).
     pub ipvs: Option<PathBuf>,
+    /// `ipvsadm -Lnc` (IPVS connections and persistence templates).
+    pub ipvs_conn: Option<PathBuf>,
+    /// `ipset save` or `ipset list`.
+    pub ipset: Option<PathBuf>,
     /// `sysctl -a` (forwarding, rp_filter, tcp_loose, …).
     pub sysctl: Option<PathBuf>,
 }
@@ -44,7 +48,9 @@ pub const BUNDLE_FILES: &[(&str, &str)] = &[
     ("rule.txt", "ip rule show"),
     ("addr.txt", "ip addr show (or ip -o addr)"),
     ("conntrack.txt", "conntrack -L"),
-    ("ipvsadm.txt", "ipvsadm -Sn"),
+    ("ipvsadm.txt", "ipvsadm -Sn or ipvsadm -Ln"),
+    ("ipvs-conn.txt", "ipvsadm -Lnc"),
+    ("ipset.txt", "ipset save or ipset list"),
     (
         "sysctl.txt",
         "sysctl -a (forwarding, rp_filter, nf_conntrack_tcp_loose)",
@@ -88,6 +94,8 @@ impl BundlePaths {
         pick(&mut self.addrs, "addr.txt");
         pick(&mut self.conntrack, "conntrack.txt");
         pick(&mut self.ipvs, "ipvsadm.txt");
+        pick(&mut self.ipvs_conn, "ipvs-conn.txt");
+        pick(&mut self.ipset, "ipset.txt");
         pick(&mut self.sysctl, "sysctl.txt");
         self.dir = Some(dir.to_path_buf());
         Ok(self)
@@ -119,9 +127,6 @@ impl BundlePaths {
         let rules = self.optional(&self.rules, parse::ip_rule::parse)?;
         let (routing, routing_notes) = Routing::from_dumps(links, routes, rules);
         notes.extend(routing_notes);
-        if self.ipvs.is_some() {
-            notes.push("ipvsadm.txt is present but IPVS is not modelled yet".to_string());
-        }
         let conntrack = self.load_conntrack(&mut notes)?;
         let sysctls = self.optional(&self.sysctl, parse::sysctl::parse)?;
         if sysctls.is_none() {
@@ -133,6 +138,8 @@ impl BundlePaths {
         let mut host = Host::new(ruleset, routing, notes);
         host.sysctls = sysctls.unwrap_or_default();
         host.conntrack = conntrack;
+        host.ipvs = self.load_ipvs(&mut host.load_notes)?;
+        host.ipsets = self.optional(&self.ipset, parse::ipset::parse)?;
         if let Some(dir) = &self.dir {
             let stats = dir.join("conntrack-stats.txt");
             if stats.is_file() {
@@ -140,6 +147,20 @@ impl BundlePaths {
             }
         }
         Ok(host)
+    }
+
+    /// Reads the IPVS services and connections, noting what the listing lacked.
+    fn load_ipvs(&self, notes: &mut Vec<String>) -> Result<crate::model::ipvs::Ipvs, LoadError> {
+        let dump = self.optional(&self.ipvs, parse::ipvsadm::parse)?;
+        let conns = self.optional(&self.ipvs_conn, parse::ipvsadm::parse_conns)?;
+        let services = dump.map(|d| {
+            notes.extend(d.notes);
+            d.services
+        });
+        Ok(crate::model::ipvs::Ipvs {
+            services: services.unwrap_or_default(),
+            conns: conns.unwrap_or_default(),
+        })
     }
 
     /// Reads `conntrack.txt`; without it every packet is the first of its connection.

@@ -16,7 +16,10 @@
 //! * [`workload`]: seeded synthetic dumps for benchmarks (not part of the pipeline).
 
 pub mod bundle;
+pub mod check;
 pub mod cli;
+pub mod collect;
+pub mod diff;
 pub mod model;
 pub mod parse;
 pub mod render;

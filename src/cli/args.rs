@@ -20,6 +20,18 @@ pub enum Command {
     Trace(Box<TraceArgs>),
     /// Show what was loaded from a host's dumps.
     Show(ShowArgs),
+    /// Run every probe of a probes file against one or more hosts and compare
+    /// with its expectations (exit 1 when one fails).
+    Check(CheckArgs),
+    /// Trace the same packets through two bundles and report what changed
+    /// (exit 1 when behaviour changed).
+    Diff(DiffArgs),
+    /// Capture this host's dumps into a bundle folder (run as root; only reads).
+    Collect(CollectArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
 }
 
 /// Where the dumps come from.
@@ -43,9 +55,15 @@ pub struct InputArgs {
     /// `conntrack -L` output.
     #[arg(long, value_name = "FILE")]
     pub conntrack: Option<PathBuf>,
-    /// `ipvsadm -Sn` output.
+    /// `ipvsadm -Sn` or `ipvsadm -Ln` output.
     #[arg(long, value_name = "FILE")]
     pub ipvs: Option<PathBuf>,
+    /// `ipvsadm -Lnc` output (IPVS connections).
+    #[arg(long = "ipvs-conn", value_name = "FILE")]
+    pub ipvs_conn: Option<PathBuf>,
+    /// `ipset save` or `ipset list` output.
+    #[arg(long, value_name = "FILE")]
+    pub ipset: Option<PathBuf>,
     /// `sysctl -a` output.
     #[arg(long, value_name = "FILE")]
     pub sysctl: Option<PathBuf>,
@@ -168,6 +186,9 @@ pub struct TraceArgs {
     /// Force the packet's conntrack state (what-if without a conntrack dump).
     #[arg(long, value_enum, value_name = "STATE")]
     pub ctstate: Option<crate::trace::walk::ForcedState>,
+    /// IPVS: use this real server instead of the scheduler's stated choice.
+    #[arg(long = "ipvs-dest", value_name = "RIP:PORT")]
+    pub ipvs_dest: Option<String>,
     /// Also trace the reply the packet provokes, with its connection in the table.
     #[arg(long)]
     pub reply: bool,
@@ -185,4 +206,66 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: ShowFormat,
+}
+
+/// Output formats of `check` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for people.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// `nftrace check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Bundle folder; repeat it or give a glob (`hosts/*`) to check a fleet.
+    #[arg(long, value_name = "DIR|GLOB", required = true)]
+    pub dump: Vec<String>,
+    /// The probes file (docs/check.md).
+    #[arg(value_name = "PROBES.toml")]
+    pub probes: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ReportFormat,
+    /// Also write JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Skip malformed conntrack lines with a warning instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+/// `nftrace diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The bundle as it is.
+    #[arg(long, value_name = "DIR")]
+    pub before: PathBuf,
+    /// The bundle after the change.
+    #[arg(long, value_name = "DIR")]
+    pub after: PathBuf,
+    /// Probes to trace; without it, one probe per rule of either ruleset.
+    #[arg(value_name = "PROBES.toml")]
+    pub probes: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ReportFormat,
+}
+
+/// `nftrace collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Folder to write the bundle into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `nftrace completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -1,9 +1,12 @@
 //! Command line: argument handling, loading, dispatch and exit codes.
-//! Exit codes: 0 the command ran (whatever the verdict), 2 bad input or usage.
+//! Exit codes: 0 the command ran (whatever the verdict), 1 a negative answer
+//! (`check`: a probe failed; `diff`: behaviour changed), 2 bad input or usage.
 
 mod args;
+mod check;
 mod packet;
 mod show;
+mod tools;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -28,7 +31,7 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     match dispatch(cli.command) {
-        Ok(text) => write_stdout(&text),
+        Ok((text, code)) => write_stdout(&text, code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -36,12 +39,12 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-/// Writes the output; a closed pipe (`| head`) is not an error.
-fn write_stdout(text: &str) -> ExitCode {
+/// Writes the output and exits with `code`; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str, code: u8) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(code),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: writing output: {e}");
             ExitCode::from(2)
@@ -49,13 +52,19 @@ fn write_stdout(text: &str) -> ExitCode {
     }
 }
 
-fn dispatch(command: Command) -> Result<String> {
+/// Runs a command; returns its output and exit code (0, or 1 for a negative answer).
+fn dispatch(command: Command) -> Result<(String, u8)> {
     match command {
-        Command::Trace(a) => run_trace(&a),
+        Command::Trace(a) => run_trace(&a).map(|t| (t, 0)),
         Command::Show(a) => {
             let host = load(&a.input)?;
-            Ok(show::render(&host, a.format))
+            Ok((show::render(&host, a.format), 0))
         }
+        Command::Check(a) => check::run_check(&a),
+        Command::Diff(a) => check::run_diff(&a),
+        Command::Collect(a) => tools::collect(&a),
+        Command::Completions(a) => Ok((tools::completions(a.shell), 0)),
+        Command::Man => tools::man().map(|m| (m, 0)),
     }
 }
 
@@ -81,6 +90,8 @@ fn load(input: &InputArgs) -> Result<Host> {
         addrs: input.addrs.clone(),
         conntrack: input.conntrack.clone(),
         ipvs: input.ipvs.clone(),
+        ipvs_conn: input.ipvs_conn.clone(),
+        ipset: input.ipset.clone(),
         sysctl: input.sysctl.clone(),
         lenient: input.lenient,
         dir: None,
@@ -104,6 +115,7 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
     let opts = TraceOptions {
         assume,
         force_ctstate: a.ctstate,
+        ipvs_dest: a.ipvs_dest.as_deref().map(packet::addr_port).transpose()?,
     };
     let t = trace::trace(&host, &probe, &opts);
     let reply = if a.reply {

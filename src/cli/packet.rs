@@ -92,6 +92,17 @@ fn inner(a: &PacketArgs) -> Result<Option<crate::model::conntrack::Tuple>> {
     }))
 }
 
+/// `ADDR:PORT`, as `--ipvs-dest` takes it.
+pub fn addr_port(text: &str) -> Result<(Ipv4Addr, u16)> {
+    let (a, p) = text.rsplit_once(':').with_context(|| {
+        format!("--ipvs-dest takes RIP:PORT like 10.0.0.5:6443, found {text:?}")
+    })?;
+    let port = p
+        .parse()
+        .with_context(|| format!("--ipvs-dest: {p:?} is not a port"))?;
+    Ok((ipv4(a, "--ipvs-dest")?, port))
+}
+
 fn ipv4(text: &str, flag: &str) -> Result<Ipv4Addr> {
     text.parse()
         .with_context(|| format!("{flag} takes an IPv4 address like 192.0.2.1, found {text:?}"))

@@ -1,6 +1,8 @@
 //! The domain model: plain types for what the dumps describe.
 
 pub mod conntrack;
+pub mod ipset;
+pub mod ipvs;
 pub mod matches;
 pub mod packet;
 pub mod routing;
@@ -24,6 +26,10 @@ pub struct Host {
     chain_ids: HashMap<TableName, HashMap<text::Text, usize>>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
+    /// IPVS services and connections (`ipvsadm.txt`, `ipvs-conn.txt`).
+    pub ipvs: ipvs::Ipvs,
+    /// ipsets (`ipset.txt`), when a dump was given.
+    pub ipsets: Option<ipset::IpSets>,
     /// `conntrack -S` counters summed over cpus (`conntrack-stats.txt`).
     pub conntrack_stats: Vec<(String, u64)>,
     /// Connections from `conntrack -L` (empty when none was given).
@@ -54,6 +60,8 @@ impl Host {
             sysctls: std::collections::BTreeMap::new(),
             conntrack: conntrack::ConntrackTable::default(),
             conntrack_stats: Vec::new(),
+            ipvs: ipvs::Ipvs::default(),
+            ipsets: None,
         }
     }
 

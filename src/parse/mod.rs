@@ -5,7 +5,9 @@ pub mod conntrack;
 pub mod ip_addr;
 pub mod ip_route;
 pub mod ip_rule;
+pub mod ipset;
 pub mod iptables_save;
+pub mod ipvsadm;
 pub mod lex;
 pub mod sysctl;
 

@@ -235,7 +235,25 @@ impl Writer<'_> {
             Event::TableVerdict { verdict, rule, .. } => self.table_verdict(verdict, rule),
             Event::Generated { what, to } => self.generated(what, *to),
             Event::Note { text } => self.note(text),
+            Event::Ipvs {
+                summary, detail, ..
+            } => self.ipvs(summary, detail),
             Event::Assumption(a) => self.assumption(a),
+        }
+    }
+
+    fn ipvs(&mut self, summary: &str, detail: &[String]) {
+        let level = self.level;
+        self.line(
+            level,
+            format!(
+                "{} {}",
+                paint(self.p.table(), "IPVS"),
+                paint(self.p.changed(), summary)
+            ),
+        );
+        for d in detail {
+            self.line(level + 2, paint(self.p.dim(), format!("· {d}")));
         }
     }
 

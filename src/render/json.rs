@@ -388,6 +388,11 @@ enum WireEvent<'a> {
     Note {
         text: &'a str,
     },
+    Ipvs {
+        hook: &'static str,
+        summary: &'a str,
+        detail: &'a [String],
+    },
     Assumption(WireAssumption<'a>),
 }
 
@@ -452,6 +457,15 @@ impl<'a> WireEvent<'a> {
             },
             Event::Generated { what, to } => WireEvent::Generated { what, to: *to },
             Event::Note { text } => WireEvent::Note { text },
+            Event::Ipvs {
+                hook,
+                summary,
+                detail,
+            } => WireEvent::Ipvs {
+                hook: hook.chain_name(),
+                summary,
+                detail,
+            },
             Event::Assumption(a) => WireEvent::Assumption(WireAssumption::new(a)),
         }
     }

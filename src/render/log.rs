@@ -66,9 +66,14 @@ pub fn render(trace: &Trace, fields: &LogFields) -> String {
             "# no TRACE rule matched this packet: showing every line as if one had matched first\n",
         );
     }
-    for line in trace_lines(trace, fields, traced) {
-        out.push_str(&line);
-        out.push('\n');
+    for e in &trace.events {
+        if let Some(line) = trace_line(e, fields, traced) {
+            out.push_str(&line);
+            out.push('\n');
+        } else if let Event::Ipvs { summary, .. } = e {
+            // The kernel logs nothing for IPVS; this line is nftrace's own.
+            let _ = writeln!(out, "IPVS: {summary}");
+        }
     }
     out
 }
@@ -79,28 +84,33 @@ pub fn trace_lines(trace: &Trace, fields: &LogFields, only_traced: bool) -> Vec<
     trace
         .events
         .iter()
-        .filter_map(|e| match e {
-            Event::Rule {
-                rule,
-                trace_type,
-                packet,
-                in_dev,
-                out_dev,
-                nf_trace,
-                ..
-            } if *nf_trace || !only_traced => {
-                let prefix = format!(
-                    "TRACE: {}:{}:{}:{} ",
-                    rule.table,
-                    rule.chain,
-                    trace_type.as_str(),
-                    rule.rulenum
-                );
-                Some(prefix + &packet_fields(packet, in_dev.as_deref(), out_dev.as_deref(), fields))
-            }
-            _ => None,
-        })
+        .filter_map(|e| trace_line(e, fields, only_traced))
         .collect()
+}
+
+/// The kernel's TRACE line for a matched-entry event, if the kernel would log it.
+fn trace_line(e: &Event, fields: &LogFields, only_traced: bool) -> Option<String> {
+    match e {
+        Event::Rule {
+            rule,
+            trace_type,
+            packet,
+            in_dev,
+            out_dev,
+            nf_trace,
+            ..
+        } if *nf_trace || !only_traced => {
+            let prefix = format!(
+                "TRACE: {}:{}:{}:{} ",
+                rule.table,
+                rule.chain,
+                trace_type.as_str(),
+                rule.rulenum
+            );
+            Some(prefix + &packet_fields(packet, in_dev.as_deref(), out_dev.as_deref(), fields))
+        }
+        _ => None,
+    }
 }
 
 /// `nf_log_dump_packet_common` + `dump_ipv4_packet` with the TRACE log flags.

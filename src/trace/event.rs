@@ -275,6 +275,16 @@ pub enum Event {
         /// To whom.
         to: Ipv4Addr,
     },
+    /// An IPVS step (the kernel logs no TRACE line for IPVS): service lookup,
+    /// scheduling with its candidates, the transmit rewrite, or a reply rewrite.
+    Ipvs {
+        /// Hook where IPVS acted.
+        hook: Hook,
+        /// One-line summary (`service TCP 10.96.0.1:443 rr → 10.0.0.5:6443 masq`).
+        summary: String,
+        /// Detail lines: candidates, reason, rewrite.
+        detail: Vec<String>,
+    },
     /// A note about something nftrace met but does not model (kept, not hidden).
     Note {
         /// The text.

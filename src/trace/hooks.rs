@@ -13,6 +13,7 @@
 use std::net::Ipv4Addr;
 
 use super::event::{Disposition, Event, Hook, RuleRef, Trace, Verdict};
+use super::ipvs_hook::IpvsIn;
 use super::route_step::RouteOutcome;
 use super::table::TableResult;
 use super::walk::{TraceOptions, Walk};
@@ -48,13 +49,14 @@ const PREROUTING: &[Step] = &[
     Step::Table(TableName::Mangle),
     Step::Nat,
 ];
+/// INPUT up to IPVS (priority 99): mangle, filter, security.
 const INPUT: &[Step] = &[
     Step::Table(TableName::Mangle),
     Step::Table(TableName::Filter),
     Step::Table(TableName::Security),
-    Step::Nat,
-    Step::Confirm,
 ];
+/// INPUT after IPVS: nat (SRC, 100) and confirm.
+const INPUT_AFTER_IPVS: &[Step] = &[Step::Nat, Step::Confirm];
 const FORWARD: &[Step] = &[
     Step::Table(TableName::Mangle),
     Step::Table(TableName::Filter),
@@ -149,13 +151,45 @@ impl Walk<'_> {
     fn received(&mut self, dev: &str) -> Result<Disposition, Stop> {
         self.run_hook(Hook::PreRouting, Some(dev), None, PREROUTING)?;
         match self.route_input(dev) {
-            RouteOutcome::Local => {
-                self.run_hook(Hook::Input, Some(dev), None, INPUT)?;
-                Ok(Disposition::Delivered)
-            }
+            RouteOutcome::Local => self.local_in(dev),
             RouteOutcome::Unicast { oif, next_hop } => self.forward(dev, &oif, next_hop),
             RouteOutcome::Fail { reason } => Err(route_stop(reason)),
         }
+    }
+
+    /// `ip_local_deliver`: INPUT, with IPVS (`ip_vs_in`, priority 99) between
+    /// security (50) and nat (100). A scheduled request is stolen and re-injected.
+    fn local_in(&mut self, dev: &str) -> Result<Disposition, Stop> {
+        self.run_hook(Hook::Input, Some(dev), None, INPUT)?;
+        match self.ipvs_in() {
+            IpvsIn::Pass | IpvsIn::Local => {}
+            IpvsIn::Drop(reason) => return Err(route_stop(reason)),
+            IpvsIn::Stolen { next_hop } => return self.ipvs_reinject(next_hop, Some(dev)),
+        }
+        INPUT_AFTER_IPVS
+            .iter()
+            .try_for_each(|s| self.run_step(*s))?;
+        Ok(Disposition::Delivered)
+    }
+
+    /// `ip_vs_*send_or_cont`: `NF_HOOK(LOCAL_OUT, in=NULL, out=route dev)` then
+    /// `dst_output` → POSTROUTING, whose `IN=` is still the receiving device
+    /// (`skb->dev`), for a received request.
+    fn ipvs_reinject(
+        &mut self,
+        next_hop: Ipv4Addr,
+        in_dev: Option<&str>,
+    ) -> Result<Disposition, Stop> {
+        let (mut oif, mut nh) = match self.route_output_to(next_hop, "output") {
+            RouteOutcome::Unicast { oif, next_hop } => (oif, next_hop),
+            RouteOutcome::Local => ("lo".to_string(), next_hop),
+            RouteOutcome::Fail { reason } => return Err(route_stop(reason)),
+        };
+        self.next_hop = Some(nh);
+        self.output_hook(&oif.clone(), &mut oif, &mut nh)?;
+        self.next_hop = Some(nh);
+        self.run_hook(Hook::PostRouting, in_dev, Some(&oif), POSTROUTING)?;
+        Ok(Disposition::Sent { oif, next_hop: nh })
     }
 
     /// `ip_forward`: TTL check and decrement, FORWARD, then `ip_output` → POSTROUTING.
@@ -182,6 +216,7 @@ impl Walk<'_> {
         self.pkt.ttl -= 1;
         self.next_hop = Some(next_hop);
         self.run_hook(Hook::Forward, Some(dev), Some(oif), FORWARD)?;
+        self.ipvs_out();
         self.run_hook(Hook::PostRouting, Some(dev), Some(oif), POSTROUTING)?;
         Ok(Disposition::Sent {
             oif: oif.to_string(),
@@ -211,7 +246,9 @@ impl Walk<'_> {
             RouteOutcome::Fail { reason } => return Err(route_stop(reason)),
         };
         self.next_hop = Some(next_hop);
-        self.output_hook(&oif.clone(), &mut oif, &mut next_hop)?;
+        if let Some(rip) = self.output_hook(&oif.clone(), &mut oif, &mut next_hop)? {
+            return self.ipvs_reinject(rip, None);
+        }
         self.next_hop = Some(next_hop);
         self.run_hook(Hook::PostRouting, None, Some(&oif), POSTROUTING)?;
         if oif == "lo" {
@@ -222,12 +259,14 @@ impl Walk<'_> {
 
     /// OUTPUT with `ip_route_me_harder` after mangle (mark, addresses or TOS
     /// changed) and after nat DNAT. The hook's own lines keep the first `OUT=`.
+    /// IPVS (`ip_vs_in` at -98) may take a local client's request: then the
+    /// real server's address is returned and the packet is re-injected.
     fn output_hook(
         &mut self,
         hook_oif: &str,
         oif: &mut String,
         next_hop: &mut Ipv4Addr,
-    ) -> Result<(), Stop> {
+    ) -> Result<Option<Ipv4Addr>, Stop> {
         self.hook = Hook::Output;
         self.in_dev = None;
         self.out_dev = Some(hook_oif.to_string());
@@ -248,8 +287,14 @@ impl Walk<'_> {
         if self.pkt.dst != dst_before {
             self.reroute(oif, next_hop)?;
         }
+        match self.ipvs_in() {
+            IpvsIn::Pass | IpvsIn::Local => {}
+            IpvsIn::Drop(reason) => return Err(route_stop(reason)),
+            IpvsIn::Stolen { next_hop } => return Ok(Some(next_hop)),
+        }
         self.run_step(Step::Table(TableName::Filter))?;
-        self.run_step(Step::Table(TableName::Security))
+        self.run_step(Step::Table(TableName::Security))?;
+        Ok(None)
     }
 
     fn reroute(&mut self, oif: &mut String, next_hop: &mut Ipv4Addr) -> Result<(), Stop> {
@@ -275,8 +320,7 @@ impl Walk<'_> {
     /// conntrack and the nat chains are skipped (`nf_nat_inet_fn`: "Seen it before?").
     fn loopback(&mut self) -> Result<Disposition, Stop> {
         self.run_hook(Hook::PreRouting, Some("lo"), None, PREROUTING)?;
-        self.run_hook(Hook::Input, Some("lo"), None, INPUT)?;
-        Ok(Disposition::Delivered)
+        self.local_in("lo")
     }
 
     /// Builds the result.

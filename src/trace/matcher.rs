@@ -36,6 +36,10 @@ pub struct MatchCtx<'a> {
     pub assume: &'a AssumeConfig,
     /// True for a locally generated packet (socket owner known).
     pub local: bool,
+    /// Set once IPVS handled the packet (`skb->ipvs_property`).
+    pub ipvs: Option<&'a super::walk::IpvsMark>,
+    /// ipsets from the bundle, when given.
+    pub ipsets: Option<&'a crate::model::ipset::IpSets>,
 }
 
 /// Per-trace state of stateful matches (statistic counters).
@@ -197,6 +201,9 @@ impl Eval<'_, '_> {
     }
 
     fn set(&mut self, invert: bool, name: &str, dirs: &[String]) -> bool {
+        if let Some(hit) = self.set_from_dump(name, dirs) {
+            return hit ^ invert;
+        }
         let hit = self.ctx.assume.matches("set");
         self.assume(
             "set",
@@ -209,11 +216,42 @@ impl Eval<'_, '_> {
         hit ^ invert
     }
 
+    /// `ip_set_test` against the bundle's `ipset.txt`; `None` without it or
+    /// when the set is not in the dump.
+    fn set_from_dump(&mut self, name: &str, dirs: &[String]) -> Option<bool> {
+        use crate::model::ipset::{dims, Dir, Flow};
+        let sets = self.ctx.ipsets?;
+        let p = self.ctx.packet;
+        let dirs: Vec<Dir> = dirs
+            .iter()
+            .map(|d| if d == "src" { Dir::Src } else { Dir::Dst })
+            .collect();
+        let ports = match p.transport {
+            Transport::Icmp {
+                icmp_type, code, ..
+            } => Some((u16::from(icmp_type) << 8 | u16::from(code), 0)),
+            t => t.ports(),
+        };
+        let flow = Flow {
+            src: p.src,
+            dst: p.dst,
+            proto: p.proto(),
+            ports,
+            mark: p.mark,
+        };
+        let hit = sets.contains(name, &dims(&dirs, &flow));
+        if hit.is_none() {
+            self.assume("set", format!("ipset {name} is not in ipset.txt"));
+        }
+        hit
+    }
+
     /// Modules kept verbatim: decided by assumption (or deterministically where the
     /// kernel's answer does not depend on missing state).
     fn other(&mut self, module: &str, args: &[String]) -> bool {
         let ctx = self.ctx;
         match module {
+            "ipvs" => ipvs_matches(args, ctx.ipvs),
             "limit" | "hashlimit" => {
                 // A full bucket is within the rate: `--hashlimit-above` (and a
                 // `!`-inverted limit) then does not match (recorded: corpus home-user-fw).
@@ -394,6 +432,51 @@ impl Eval<'_, '_> {
         );
         owner_tests(args, Some((uid, gid)))
     }
+}
+
+/// `xt_ipvs.c ipvs_mt`: `--ipvs` alone tests `skb->ipvs_property`; any other
+/// option needs the property and compares the IPVS connection.
+fn ipvs_matches(args: &[String], mark: Option<&super::walk::IpvsMark>) -> bool {
+    let mut invert = false;
+    let mut ok = true;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let value = args.get(i + 1).map(String::as_str);
+        let (hit, used) = match a.as_str() {
+            "!" => {
+                invert = true;
+                i += 1;
+                continue;
+            }
+            "--ipvs" => (mark.is_some(), 1),
+            opt => {
+                let Some(m) = mark else { return false };
+                let hit = match (opt, value) {
+                    ("--vproto", Some(v)) => {
+                        v.parse::<u8>().ok().or(match v {
+                            "tcp" => Some(6),
+                            "udp" => Some(17),
+                            "sctp" => Some(132),
+                            _ => None,
+                        }) == Some(m.proto)
+                    }
+                    ("--vaddr", Some(v)) => crate::parse::lex::parse_addr_mask(v)
+                        .is_some_and(|(a, _)| a.contains(m.vaddr)),
+                    ("--vport", Some(v)) => v.parse::<u16>().is_ok_and(|p| p == m.vport),
+                    ("--vdir", Some(v)) => (v == "REPLY") == m.reply,
+                    ("--vmethod", Some(v)) => {
+                        v == m.method || (v == "IPIP" && m.method == "TUNNEL")
+                    }
+                    _ => false,
+                };
+                (hit, 2)
+            }
+        };
+        ok &= hit ^ invert;
+        invert = false;
+        i += used;
+    }
+    ok
 }
 
 /// Evaluates `owner` options; `None` when the packet has no local socket.

@@ -6,6 +6,8 @@ pub mod assume;
 pub mod conntrack;
 pub mod event;
 pub mod hooks;
+pub mod ipvs;
+pub mod ipvs_hook;
 pub mod jhash;
 pub mod matcher;
 pub mod nat;

@@ -122,7 +122,20 @@ impl Walk<'_> {
     /// The output route decision (`ip_route_output_key_hash`; `ip_route_me_harder`
     /// for `kind = "reroute"`, which keeps the source address).
     pub fn route_output(&mut self, kind: &'static str) -> RouteOutcome {
-        let key = self.flow_key(None);
+        self.route_output_to(self.pkt.dst, kind)
+    }
+
+    /// The output route towards `dst` (IPVS direct routing routes towards the real
+    /// server while the header keeps the virtual address).
+    pub fn route_output_to(&mut self, dst: std::net::Ipv4Addr, kind: &'static str) -> RouteOutcome {
+        let mut key = FlowKey {
+            dst,
+            ..self.flow_key(None)
+        };
+        if self.ipvs.is_some() {
+            // __ip_vs_get_out_rt → do_output_route4: routed by destination only.
+            key.src = std::net::Ipv4Addr::UNSPECIFIED;
+        }
         let mut r = output_route(&self.host.routing, &key);
         if r.outcome == Err(OutputError::InvalidSource) {
             // `raw_sendmsg` with IP_HDRINCL (hping3, packet crafting) routes with the
@@ -155,7 +168,7 @@ impl Walk<'_> {
                 } else {
                     describe_hop("output", &hop.dev, hop.gateway)
                 };
-                let next_hop = hop.gateway.unwrap_or(self.pkt.dst);
+                let next_hop = hop.gateway.unwrap_or(dst);
                 let outcome = if hop.dev == "lo" {
                     RouteOutcome::Local
                 } else {

@@ -207,6 +207,8 @@ impl Walk<'_> {
             routing: &self.host.routing,
             assume: &self.opts.assume,
             local: self.local,
+            ipvs: self.ipvs.as_ref(),
+            ipsets: self.host.ipsets.as_ref(),
         }
     }
 
@@ -225,6 +227,8 @@ impl Walk<'_> {
             routing: &self.host.routing,
             assume: &self.opts.assume,
             local: self.local,
+            ipvs: self.ipvs.as_ref(),
+            ipsets: self.host.ipsets.as_ref(),
         };
         let mut notes = Vec::new();
         let hit = rule_matches(rule, rule_ref, &ctx, &mut self.match_state, &mut notes);

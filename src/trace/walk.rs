@@ -15,6 +15,23 @@ pub struct TraceOptions {
     pub assume: AssumeConfig,
     /// A conntrack state forced by `--ctstate` (what-if without a dump).
     pub force_ctstate: Option<ForcedState>,
+    /// `--ipvs-dest`: the real server IPVS picks, overriding the scheduler.
+    pub ipvs_dest: Option<(std::net::Ipv4Addr, u16)>,
+}
+
+/// `skb->ipvs_property` and what `-m ipvs` reads of the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsMark {
+    /// Virtual address.
+    pub vaddr: std::net::Ipv4Addr,
+    /// Virtual port.
+    pub vport: u16,
+    /// Protocol number.
+    pub proto: u8,
+    /// Forwarding method name as `-m ipvs --vmethod` spells it (MASQ, GATE, TUNNEL, LOCAL).
+    pub method: &'static str,
+    /// True for a reply handled by `ip_vs_out`.
+    pub reply: bool,
 }
 
 /// States `--ctstate` can force.
@@ -58,6 +75,8 @@ pub struct Walk<'a> {
     pub match_state: MatchState,
     /// Next hop of the current route (gateway, or the destination when connected).
     pub next_hop: Option<std::net::Ipv4Addr>,
+    /// Set once IPVS handled the packet.
+    pub ipvs: Option<IpvsMark>,
 }
 
 impl<'a> Walk<'a> {
@@ -80,6 +99,7 @@ impl<'a> Walk<'a> {
             events: Vec::new(),
             match_state: MatchState::default(),
             next_hop: None,
+            ipvs: None,
         }
     }
 

@@ -9,7 +9,7 @@ use nftrace::bundle::BundlePaths;
 use nftrace::model::Host;
 use serde_json::Value;
 
-use super::replay::{check_probe, Outcome};
+use super::replay::{check_probe, strings, Outcome};
 
 fn fixture_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -20,15 +20,6 @@ fn fixture_dirs() -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
 }
 
 /// Loads the scenario's bundle; a `keep_conntrack` probe meets the table the

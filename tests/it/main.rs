@@ -1,9 +1,15 @@
 //! Integration tests: one binary, one module per concern.
 
+mod check;
 mod cli;
+mod collect;
 mod conntrack_corpus;
 mod corpus_replay;
+mod diff;
 mod fixtures;
+mod ipvs;
+mod ipvs_pipeline;
+mod kernel_probes;
 mod replay;
 mod roundtrip;
 mod routing_corpus;

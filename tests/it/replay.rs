@@ -71,6 +71,17 @@ pub(crate) fn first_difference(kernel: &[String], ours: &[String]) -> (usize, St
     )
 }
 
+/// The strings of a JSON array (empty when absent).
+pub(crate) fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Original and reply `key=value` halves of a `conntrack -L` line.
 pub(crate) fn ct_tuples(line: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let (mut orig, mut reply) = (BTreeMap::new(), BTreeMap::new());
     for w in line.split_whitespace() {
@@ -132,6 +143,7 @@ pub(crate) fn check_probe(name: &str, host: &Host, probe: &Value, out: &mut Outc
         assume: nftrace::trace::assume::AssumeConfig::parse(&assume)
             .unwrap_or_else(|e| panic!("{name}: {e}")),
         force_ctstate: None,
+        ipvs_dest: None,
     };
     let t = trace(host, &p, &opts);
     out.probes += 1;
