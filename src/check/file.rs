@@ -320,6 +320,9 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<ProbeSpec>, ProbeFileError> {
         ));
     }
     let mut specs: Vec<ProbeSpec> = Vec::with_capacity(raw.probe.len());
+    // Names seen and the last (offset, line) found: both keep 10,000 probes linear.
+    let mut names = std::collections::HashSet::with_capacity(raw.probe.len());
+    let mut last_line = (0, 1);
     for p in raw.probe {
         let table_span = p.span();
         let p = p.into_inner();
@@ -329,14 +332,14 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<ProbeSpec>, ProbeFileError> {
                 "this probe has no name: add name = \"…\"".into(),
             ));
         };
-        if specs.iter().any(|s| s.name == *name.get_ref()) {
+        if !names.insert(name.get_ref().clone()) {
             return Err(at(
                 name.span(),
                 format!("a probe named {:?} already exists", name.get_ref()),
             ));
         }
         let mut s = spec(name.clone(), p, &defaults).map_err(|(span, msg)| at(span, msg))?;
-        s.line = at(name.span(), String::new()).line;
+        s.line = line_at(text, name.span().start, &mut last_line);
         specs.push(s);
     }
     Ok(specs)
@@ -632,6 +635,20 @@ fn mark(m: Spanned<NumOrText>) -> Result<(u32, u32), FieldError> {
             format!("expect.mark takes 0x10, 16 or 0x10/0xff, found {text:?}"),
         )
     })
+}
+
+/// The 1-based line of byte `offset`, counting on from `last` (an earlier offset
+/// and its line) when `offset` lies after it.
+fn line_at(text: &str, offset: usize, last: &mut (usize, usize)) -> usize {
+    let offset = offset.min(text.len());
+    let (from, line) = if offset >= last.0 { *last } else { (0, 1) };
+    let line = line
+        + text.as_bytes()[from..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+    *last = (offset, line);
+    line
 }
 
 /// Turns a byte span into file, line, column and the line's text.

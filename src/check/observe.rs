@@ -162,9 +162,12 @@ pub fn deciding_rule<'t>(host: &Host, trace: &'t Trace) -> Option<&'t RuleRef> {
 
 fn lookup<'h>(host: &'h Host, r: &RuleRef) -> Option<&'h crate::model::ruleset::Rule> {
     let table: TableName = r.table;
+    // By the host's chain index: a kube-proxy table has tens of thousands of chains.
+    let chain = host.chain_id(table, &r.chain)?;
     host.ruleset
         .table(table)?
-        .chain(&r.chain)?
+        .chains
+        .get(chain)?
         .rules
         .get(usize::try_from(r.rulenum).ok()?.checked_sub(1)?)
 }
