@@ -179,6 +179,23 @@ const KUBE_FILTER: &str = "*filter
 COMMIT
 ";
 
+/// A `nftrace check` probes file (docs/check.md) of `count` probes from outside to
+/// the ClusterIPs of services spread over all of them; each expects ACCEPT.
+pub fn kube_probes(services: usize, count: usize) -> String {
+    let mut s =
+        String::from("[defaults]\nsrc = \"203.0.113.9\"\niif = \"eth0\"\nproto = \"tcp\"\n");
+    for k in 0..count {
+        let i = (k * 7919) % services.max(1);
+        let _ = write!(
+            s,
+            "\n[[probe]]\nname = \"probe {k} to service {i}\"\ndst = \"{}\"\ndport = {}\nexpect.verdict = \"ACCEPT\"\n",
+            kube_cluster_ip(i),
+            kube_port(i)
+        );
+    }
+    s
+}
+
 /// The KUBE-SERVICES rule, the KUBE-SVC-* chain and the KUBE-SEP-* chains of service `i`.
 fn kube_service_rules(
     s: &mut String,

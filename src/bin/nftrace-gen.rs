@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Every folder gets the five bundle files (`iptables-save.txt`, `route.txt`,
-//! `rule.txt`, `addr.txt`, `sysctl.txt`) plus `conntrack.txt` for `conntrack`, so
+//! `rule.txt`, `addr.txt`, `sysctl.txt`) plus `conntrack.txt` for `conntrack` and a
+//! `nftrace check` file of 10,000 probes (`probes.toml`) for `kube`, so
 //! `nftrace trace --dump DIR` loads it as it would a real host's.
 
 use std::path::{Path, PathBuf};
@@ -116,6 +117,7 @@ fn write(args: &Args) -> std::io::Result<()> {
                 endpoints: *endpoints,
                 seed,
             };
+            files.push(("probes.toml", workload::kube_probes(*services, 10_000)));
             ("iptables-save.txt", workload::kube_proxy(shape))
         }
         Workload::Linear { rules } => {
