@@ -105,7 +105,7 @@ impl BundlePaths {
     pub fn load(&self) -> Result<Host, LoadError> {
         let mut notes = Vec::new();
         let ruleset = match &self.iptables {
-            Some(p) => parse_file(p, parse::iptables_save::parse)?,
+            Some(p) => parse_iptables(p)?,
             None => {
                 notes
                     .push("no iptables-save dump: no table exists, every hook accepts".to_string());
@@ -210,6 +210,24 @@ fn parse_file<T>(
         name.as_str()
     };
     Ok(parser(shown, &text)?)
+}
+
+/// Reads an iptables-save dump into one shared buffer (the file's `String` is
+/// freed before parsing starts) and parses it.
+fn parse_iptables(path: &Path) -> Result<Ruleset, LoadError> {
+    let name = path.display().to_string();
+    let text: std::sync::Arc<str> = read_text(path)
+        .map_err(|source| LoadError::Io {
+            path: name.clone(),
+            source,
+        })?
+        .into();
+    let shown = if name == "-" {
+        "<stdin>"
+    } else {
+        name.as_str()
+    };
+    Ok(parse::iptables_save::parse_shared(shown, text)?)
 }
 
 fn read_text(path: &Path) -> std::io::Result<String> {

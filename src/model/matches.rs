@@ -213,7 +213,21 @@ pub enum StatisticMode {
     },
 }
 
-/// Parsed options of a match module.
+/// `-m set [!] --match-set NAME dir[,dir…]` plus its flags (kept as written).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SetMatch {
+    /// True with `!`.
+    pub invert: bool,
+    /// The set name.
+    pub name: String,
+    /// `src`/`dst` per dimension.
+    pub dirs: Vec<String>,
+    /// Further options as written (e.g. `--return-nomatch`).
+    pub rest: Vec<String>,
+}
+
+/// Parsed options of a match module. Large, rare payloads are boxed so every
+/// match of a 200,000-rule dump stays small.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum MatchKind {
     /// `-m tcp`
@@ -237,7 +251,7 @@ pub enum MatchKind {
     /// `-m comment --comment TEXT`: always true.
     Comment(Text),
     /// `-m addrtype`
-    Addrtype(AddrtypeMatch),
+    Addrtype(Box<AddrtypeMatch>),
     /// `-m length [!] --length a[:b]` (IP total length).
     Length(Neg<PortRange>),
     /// `-m pkttype [!] --pkt-type unicast|broadcast|multicast|host|…`
@@ -251,18 +265,9 @@ pub enum MatchKind {
     /// `-m mac [!] --mac-source XX:…`
     Mac(Neg<[u8; 6]>),
     /// `-m statistic [!] --mode …`
-    Statistic(Neg<StatisticMode>),
+    Statistic(Box<Neg<StatisticMode>>),
     /// `-m set [!] --match-set NAME dir[,dir…]` plus its flags (kept as written).
-    Set {
-        /// True with `!`.
-        invert: bool,
-        /// The set name.
-        name: String,
-        /// `src`/`dst` per dimension.
-        dirs: Vec<String>,
-        /// Further options as written (e.g. `--return-nomatch`).
-        rest: Vec<String>,
-    },
+    Set(Box<SetMatch>),
     /// Any other module (limit, hashlimit, recent, connlimit, owner, string,
     /// u32, physdev, …): its arguments kept verbatim (unquoted words, `!` included).
     /// The evaluator decides it by a stated assumption.

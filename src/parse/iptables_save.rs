@@ -19,7 +19,8 @@ use super::lex::{self, Word};
 use super::{ParseError, ParseErrors};
 use crate::model::matches::{
     AddrtypeMatch, CtCondition, CtStateSet, IcmpMatch, IprangeMatch, MarkMatch, Match, MatchKind,
-    MultiportDir, MultiportMatch, PortRange, StatisticMode, TcpFlagBits, TcpMatch, TtlOp, UdpMatch,
+    MultiportDir, MultiportMatch, PortRange, SetMatch, StatisticMode, TcpFlagBits, TcpMatch, TtlOp,
+    UdpMatch,
 };
 use crate::model::ruleset::{
     AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg, Policy, Protocol,
@@ -35,8 +36,12 @@ use crate::model::text::Text;
 /// Every table block must end in `COMMIT`. On failure all errors found are
 /// returned, in line order.
 pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
-    // One copy of the dump, shared by every rule's text, comment and name.
-    let source: Arc<str> = Arc::from(text);
+    parse_shared(file, Arc::from(text))
+}
+
+/// Parses a dump already held in shared memory: that one copy backs every
+/// rule's text, comment and name (no second copy of a large dump).
+pub fn parse_shared(file: &str, source: Arc<str>) -> Result<Ruleset, ParseErrors> {
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
@@ -307,11 +312,14 @@ impl<'a> Parser<'a> {
                 offset,
             });
         }
+        let mut matches = spec.matches;
+        // Growth leaves room for four; most rules hold two or three matches.
+        matches.shrink_to_fit();
         rules.push(Rule {
             line: line_u32(ctx.line),
             counters,
             ip: spec.ip,
-            matches: spec.matches,
+            matches,
             target: spec.target,
             text: ctx.shared(&ctx.text[cmd.start..]),
             spelling: spec.spelling,
@@ -1020,14 +1028,14 @@ fn typed_match(cur: &mut Cursor<'_, '_>, module: &str) -> Result<Option<MatchKin
         "conntrack" => MatchKind::Conntrack(conntrack_match(cur)?),
         "state" => MatchKind::State(state_match(cur)?),
         "comment" => MatchKind::Comment(comment_match(cur)?),
-        "addrtype" => MatchKind::Addrtype(addrtype_match(cur)?),
+        "addrtype" => MatchKind::Addrtype(Box::new(addrtype_match(cur)?)),
         "length" => MatchKind::Length(single(cur, "--length", length_value)?),
         "pkttype" => MatchKind::Pkttype(single(cur, "--pkt-type", pkttype_value)?),
         "ttl" => MatchKind::Ttl(ttl_match(cur)?),
         "tos" => MatchKind::Tos(single(cur, "--tos", tos_value)?),
         "dscp" => MatchKind::Dscp(dscp_match(cur)?),
         "mac" => MatchKind::Mac(single(cur, "--mac-source", mac_value)?),
-        "statistic" => MatchKind::Statistic(statistic_match(cur)?),
+        "statistic" => MatchKind::Statistic(Box::new(statistic_match(cur)?)),
         "set" => set_match(cur)?,
         _ => return Ok(None),
     };
@@ -1700,12 +1708,12 @@ fn set_match(cur: &mut Cursor<'_, '_>) -> Result<MatchKind, ParseError> {
     }
     let dirs = dirs.as_str().split(',').map(str::to_string).collect();
     let rest = other_words(cur);
-    Ok(MatchKind::Set {
+    Ok(MatchKind::Set(Box::new(SetMatch {
         invert,
         name,
         dirs,
         rest,
-    })
+    })))
 }
 
 // ---------------------------------------------------------------------------

@@ -171,15 +171,10 @@ fn write_match(out: &mut String, m: &Match) {
             );
         }
         MatchKind::Statistic(s) => write_statistic(out, s),
-        MatchKind::Set {
-            invert,
-            name,
-            dirs,
-            rest,
-        } => {
-            bang(out, *invert);
-            let _ = write!(out, " --match-set {name} {}", dirs.join(","));
-            write_words(out, rest);
+        MatchKind::Set(set) => {
+            bang(out, set.invert);
+            let _ = write!(out, " --match-set {} {}", set.name, set.dirs.join(","));
+            write_words(out, &set.rest);
         }
         MatchKind::Other(words) => write_words(out, words),
     }

@@ -143,9 +143,7 @@ impl Eval<'_, '_> {
             MatchKind::Dscp(d) => neg(d, |v| p.tos >> 2 == *v),
             MatchKind::Mac(mac) => self.mac(mac),
             MatchKind::Statistic(s) => self.statistic(s),
-            MatchKind::Set {
-                invert, name, dirs, ..
-            } => self.set(*invert, name, dirs),
+            MatchKind::Set(set) => self.set(set.invert, &set.name, &set.dirs),
             MatchKind::Other(args) => self.other(&m.module, args),
         }
     }
