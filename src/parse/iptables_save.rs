@@ -315,6 +315,12 @@ impl<'a> Parser<'a> {
         let mut matches = spec.matches;
         // Growth leaves room for four; most rules hold two or three matches.
         matches.shrink_to_fit();
+        if rules.len() < 16 {
+            // Most chains (kube-proxy's per-service and per-endpoint ones) hold a
+            // few rules: grow them exactly rather than doubling, so the slack a
+            // 200,000-rule dump would otherwise touch before COMMIT never exists.
+            rules.reserve_exact(1);
+        }
         rules.push(Rule {
             line: line_u32(ctx.line),
             counters,
