@@ -8,7 +8,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{ParseError, ParseErrors};
+use super::{LineCtx, ParseError, ParseErrors};
 use crate::model::conntrack::{ConntrackEntry, Tuple};
 
 /// What one dump holds.
@@ -78,18 +78,6 @@ struct TupleWords {
     icmp_code: u8,
 }
 
-struct LineCtx<'a> {
-    file: &'a str,
-    line: usize,
-    text: &'a str,
-}
-
-impl LineCtx<'_> {
-    fn error(&self, word: &str, expected: &str) -> ParseError {
-        ParseError::token(self.file, self.line, self.text, word, expected)
-    }
-}
-
 /// One entry; `Ok(None)` for an IPv6 entry.
 fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEntry>, ParseError> {
     let cx = LineCtx { file, line, text };
@@ -115,7 +103,7 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
         } else if state.is_none() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
             state = Some((*w).to_string());
         } else {
-            return Err(cx.error(w, "a timeout, a protocol state or src=…"));
+            return Err(cx.err(w, "a timeout, a protocol state or src=…"));
         }
         words.next();
     }
@@ -158,7 +146,7 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
             continue;
         }
         let Some((key, value)) = w.split_once('=') else {
-            return Err(cx.error(w, "key=value or a [FLAG]"));
+            return Err(cx.err(w, "key=value or a [FLAG]"));
         };
         if matches!(key, "src" | "dst") && value.contains(':') {
             return Ok(None); // an IPv6 entry printed without the l3 prefix
@@ -166,7 +154,7 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
         if key == "src" && tuples[half].src.is_some() {
             half += 1;
             if half > 1 {
-                return Err(cx.error(w, "at most two tuples (original and reply)"));
+                return Err(cx.err(w, "at most two tuples (original and reply)"));
             }
         }
         tuple_word(&cx, &mut tuples[half.min(1)], &mut entry, key, value, w)?;
@@ -179,11 +167,11 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
 fn l4_proto(cx: &LineCtx, name: &str, num_word: &str) -> Result<u8, ParseError> {
     let num: u8 = num_word
         .parse()
-        .map_err(|_| cx.error(num_word, "the protocol number after the protocol name"))?;
+        .map_err(|_| cx.err(num_word, "the protocol number after the protocol name"))?;
     match L4.iter().find(|(n, _)| *n == name) {
         Some((_, n)) if *n == num || *n == 0 => Ok(num),
-        Some(_) => Err(cx.error(num_word, "the number that goes with the protocol name")),
-        None => Err(cx.error(
+        Some(_) => Err(cx.err(num_word, "the number that goes with the protocol name")),
+        None => Err(cx.err(
             name,
             "a protocol name (tcp, udp, icmp, sctp, gre, unknown, …) or ipv4",
         )),
@@ -198,12 +186,12 @@ fn tuple_word(
     value: &str,
     word: &str,
 ) -> Result<(), ParseError> {
-    let num = |v: &str| v.parse::<u16>().map_err(|_| cx.error(word, "a number"));
+    let num = |v: &str| v.parse::<u16>().map_err(|_| cx.err(word, "a number"));
     match key {
         "src" | "dst" => {
             let addr = value
                 .parse::<Ipv4Addr>()
-                .map_err(|_| cx.error(word, "an IPv4 address"))?;
+                .map_err(|_| cx.err(word, "an IPv4 address"))?;
             if key == "src" {
                 t.src = Some(addr);
             } else {
@@ -214,14 +202,10 @@ fn tuple_word(
         // ICMP echo id; for other protocols `id=` is the entry id of `-o id`.
         "id" if e.orig.proto == 1 => t.sport = num(value)?,
         "dport" => t.dport = num(value)?,
-        "type" => t.icmp_type = value.parse().map_err(|_| cx.error(word, "an ICMP type"))?,
-        "code" => t.icmp_code = value.parse().map_err(|_| cx.error(word, "an ICMP code"))?,
-        "mark" => {
-            e.mark = value
-                .parse()
-                .map_err(|_| cx.error(word, "a decimal mark"))?
-        }
-        "zone" => e.zone = value.parse().map_err(|_| cx.error(word, "a zone number"))?,
+        "type" => t.icmp_type = value.parse().map_err(|_| cx.err(word, "an ICMP type"))?,
+        "code" => t.icmp_code = value.parse().map_err(|_| cx.err(word, "an ICMP code"))?,
+        "mark" => e.mark = value.parse().map_err(|_| cx.err(word, "a decimal mark"))?,
+        "zone" => e.zone = value.parse().map_err(|_| cx.err(word, "a zone number"))?,
         _ => e.extra.push((key.to_string(), value.to_string())),
     }
     Ok(())
@@ -230,7 +214,7 @@ fn tuple_word(
 fn finish_tuple(cx: &LineCtx, t: &TupleWords, proto: u8, text: &str) -> Result<Tuple, ParseError> {
     let (Some(src), Some(dst)) = (t.src, t.dst) else {
         let end = text.get(text.len()..).unwrap_or("");
-        return Err(cx.error(end, "an original and a reply tuple (src=… dst=… twice)"));
+        return Err(cx.err(end, "an original and a reply tuple (src=… dst=… twice)"));
     };
     let (sport, dport) = if proto == 1 {
         (

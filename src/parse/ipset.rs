@@ -62,28 +62,8 @@ pub fn parse(file: &str, text: &str) -> Result<IpSets, ParseErrors> {
     }
 }
 
-struct Cx<'a> {
-    file: &'a str,
-    line: usize,
-    text: &'a str,
-}
-
-impl Cx<'_> {
-    fn err(&self, word: &str, expected: &str) -> ParseError {
-        ParseError::token(self.file, self.line, self.text, word, expected)
-    }
-
-    fn end(&self, expected: &str) -> ParseError {
-        ParseError::at(
-            self.file,
-            self.line,
-            self.text,
-            self.text.len(),
-            "",
-            expected,
-        )
-    }
-}
+/// One line being read.
+type Cx<'a> = super::LineCtx<'a>;
 
 fn new_set(name: String, kind: SetType, line: usize) -> IpSet {
     IpSet {

@@ -73,28 +73,7 @@ struct Parser<'f> {
 }
 
 /// One line being read.
-struct Cx<'a> {
-    file: &'a str,
-    line: usize,
-    text: &'a str,
-}
-
-impl Cx<'_> {
-    fn err(&self, word: &str, expected: &str) -> ParseError {
-        ParseError::token(self.file, self.line, self.text, word, expected)
-    }
-
-    fn end(&self, expected: &str) -> ParseError {
-        ParseError::at(
-            self.file,
-            self.line,
-            self.text,
-            self.text.len(),
-            "",
-            expected,
-        )
-    }
-}
+type Cx<'a> = super::LineCtx<'a>;
 
 impl Parser<'_> {
     fn line(&mut self, n: usize, text: &str) {

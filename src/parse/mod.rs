@@ -68,6 +68,36 @@ impl ParseError {
     }
 }
 
+/// One line being read, for building errors that point into it.
+#[derive(Debug, Clone, Copy)]
+pub struct LineCtx<'a> {
+    /// File name as given.
+    pub file: &'a str,
+    /// 1-based line.
+    pub line: usize,
+    /// The whole line.
+    pub text: &'a str,
+}
+
+impl LineCtx<'_> {
+    /// An error for `word`, a slice of the line.
+    pub fn err(&self, word: &str, expected: &str) -> ParseError {
+        ParseError::token(self.file, self.line, self.text, word, expected)
+    }
+
+    /// An error at the end of the line (something is missing).
+    pub fn end(&self, expected: &str) -> ParseError {
+        ParseError::at(
+            self.file,
+            self.line,
+            self.text,
+            self.text.len(),
+            "",
+            expected,
+        )
+    }
+}
+
 /// Byte offset of `inner` within `outer` when `inner` borrows from it.
 pub fn subslice_offset(outer: &str, inner: &str) -> Option<usize> {
     let start = outer.as_ptr() as usize;
