@@ -22,6 +22,7 @@ pub mod collect;
 pub mod diff;
 pub mod model;
 pub mod parse;
+pub mod probe;
 pub mod render;
 pub mod trace;
 pub mod workload;

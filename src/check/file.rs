@@ -16,7 +16,7 @@
 //! ```
 //!
 //! The packet fields are those of `nftrace trace` (same names, without dashes);
-//! they are validated by the same code ([`crate::cli::probe_from_flags`]). Every
+//! they are validated by the same code ([`crate::probe::probe_from_flags`]). Every
 //! error names the file, line and column (docs/check.md).
 
 use std::fmt;
@@ -555,7 +555,7 @@ fn packet(f: &PacketFields, name_span: &Range<usize>) -> Result<Probe, FieldErro
             "say where the packet comes from: iif = \"eth0\" (received) or local = true (sent by the host)".into(),
         ));
     }
-    crate::cli::probe_from_flags(&words).map_err(|e| {
+    crate::probe::probe_from_flags(&words).map_err(|e| {
         let msg = format!("{e:#}");
         let span = given
             .iter()

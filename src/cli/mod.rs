@@ -4,7 +4,6 @@
 
 mod args;
 mod check;
-mod packet;
 mod show;
 mod tools;
 
@@ -17,6 +16,8 @@ use clap::Parser;
 
 use crate::bundle::BundlePaths;
 use crate::model::Host;
+use crate::probe;
+pub use crate::probe::probe_from_flags;
 use crate::render;
 use crate::trace::{self, assume::AssumeConfig, TraceOptions};
 use args::{Cli, Command, InputArgs, TraceArgs, TraceFormat};
@@ -68,19 +69,6 @@ fn dispatch(command: Command) -> Result<(String, u8)> {
     }
 }
 
-/// Builds a probe from `trace`'s packet flags (e.g. a recorded fixture's
-/// `nftrace_args`), validated exactly as on the command line.
-pub fn probe_from_flags<S: AsRef<str>>(flags: &[S]) -> Result<trace::Probe> {
-    #[derive(Parser)]
-    struct ProbeOnly {
-        #[command(flatten)]
-        packet: args::PacketArgs,
-    }
-    let argv = std::iter::once("probe").chain(flags.iter().map(AsRef::as_ref));
-    let parsed = ProbeOnly::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
-    packet::probe_from_args(&parsed.packet)
-}
-
 /// Loads the host from `--dump` and the per-file flags.
 fn load(input: &InputArgs) -> Result<Host> {
     let mut paths = BundlePaths {
@@ -110,12 +98,12 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
         ));
     }
     let assume = AssumeConfig::parse(&a.assume).map_err(anyhow::Error::msg)?;
-    let probe = packet::probe_from_args(&a.packet).context("bad packet description")?;
+    let probe = probe::probe_from_args(&a.packet).context("bad packet description")?;
     let host = load(&a.input)?;
     let opts = TraceOptions {
         assume,
         force_ctstate: a.ctstate,
-        ipvs_dest: a.ipvs_dest.as_deref().map(packet::addr_port).transpose()?,
+        ipvs_dest: a.ipvs_dest.as_deref().map(probe::addr_port).transpose()?,
     };
     let t = trace::trace(&host, &probe, &opts);
     let reply = if a.reply {

@@ -224,7 +224,7 @@ fn spec(host: &Host, w: &Wish, top: &str, name: String) -> Option<ProbeSpec> {
     if let Some(mark) = w.mark {
         words.push(format!("--mark={mark:#x}"));
     }
-    let probe = crate::cli::probe_from_flags(&words).ok()?;
+    let probe = crate::probe::probe_from_flags(&words).ok()?;
     Some(ProbeSpec {
         name,
         line: 0,
