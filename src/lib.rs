@@ -8,11 +8,15 @@
 //!                   Packet)              routing, assumptions)
 //! ```
 //!
-//! * [`parse`]: one module per dump format (`iptables-save`, `ip route`, `ip rule`, `ip addr`).
-//! * [`model`]: plain types in the kernel's words.
+//! * [`parse`]: one module per dump format (`iptables-save`, `ip route`, `ip rule`,
+//!   `ip addr`, `conntrack -L`, `ipvsadm`, `ipset`, `sysctl`).
+//! * [`model`]: plain types in the kernel's words; [`bundle`] loads one host's dumps.
+//! * [`probe`]: the packet a user describes, validated.
 //! * [`trace`]: the evaluator; a pure function from model + packet to events.
-//! * [`render`]: the kernel's TRACE lines, a walk for people, JSON.
-//! * [`cli`]: argument handling, loading bundles, exit codes.
+//! * [`render`]: the kernel's TRACE lines, a walk for people, JSON, iptables-save.
+//! * [`check`], [`diff`], [`collect`]: expectations for CI, before/after comparisons,
+//!   capturing a live host's bundle.
+//! * [`cli`]: argument handling, exit codes.
 //! * [`workload`]: seeded synthetic dumps for benchmarks (not part of the pipeline).
 
 pub mod bundle;
