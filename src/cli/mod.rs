@@ -154,6 +154,16 @@ fn trace_reply(
     first: &trace::event::Trace,
     opts: &TraceOptions,
 ) -> Result<trace::event::Trace> {
+    if let (None, Some(c), Some(probe)) = (
+        first.connection.as_ref(),
+        first.ipvs_conn.as_ref(),
+        trace::reply::reply_probe(first),
+    ) {
+        // An IPVS-scheduled request (untracked with vs.conntrack=0): the reply
+        // meets its IPVS connection in ip_vs_out.
+        let host = trace::reply::with_ipvs_conn(host, c);
+        return Ok(trace::trace(&host, &probe, opts));
+    }
     let (Some(probe), Some(conn)) = (trace::reply::reply_probe(first), first.connection.as_ref())
     else {
         anyhow::bail!(

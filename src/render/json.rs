@@ -784,6 +784,7 @@ pub(crate) mod samples {
             events,
             assumptions: vec![assumption(Some(accept))],
             connection: None,
+            ipvs_conn: None,
         }
     }
 
@@ -825,6 +826,7 @@ pub(crate) mod samples {
             events,
             assumptions: vec![],
             connection: None,
+            ipvs_conn: None,
         }
     }
 }
@@ -1062,6 +1064,7 @@ mod tests {
             events: vec![rule(Hook::Input, &policy, None, 0, &p)],
             assumptions: vec![],
             connection: None,
+            ipvs_conn: None,
         };
         assert_eq!(render(&trace), GOLDEN);
     }

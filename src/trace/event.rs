@@ -341,6 +341,9 @@ pub struct Trace {
     /// The packet's connection at the end, when it was tracked and confirmed
     /// (what `conntrack -L` would now list).
     pub connection: Option<crate::model::conntrack::Connection>,
+    /// The IPVS connection the packet created, when IPVS scheduled it.
+    #[serde(skip)]
+    pub ipvs_conn: Option<crate::model::ipvs::IpvsConn>,
 }
 
 impl Trace {

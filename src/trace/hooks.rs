@@ -341,6 +341,7 @@ impl Walk<'_> {
         let assumptions = self.assumptions();
         let connection = self.ct.conn().filter(|c| c.confirmed).cloned();
         Trace {
+            ipvs_conn: self.ipvs_conn,
             connection,
             initial: probe.packet.clone(),
             final_packet: self.pkt,

@@ -15,7 +15,7 @@ use super::ipvs::{
 };
 use super::walk::{IpvsMark, Walk};
 use crate::model::conntrack::CtState;
-use crate::model::ipvs::{FwdMethod, IpvsProto, Service};
+use crate::model::ipvs::{ConnProto, FwdMethod, IpvsConn, IpvsProto, Service};
 use crate::model::packet::{tcp_flag, Packet, Transport};
 
 /// What `ip_vs_in` did with a request.
@@ -66,6 +66,19 @@ impl Walk<'_> {
                     proto: tuple.proto.number(),
                     method: method_name(c.method),
                     reply: false,
+                });
+                self.ipvs_conn = Some(IpvsConn {
+                    proto: ConnProto::L4(tuple.proto),
+                    expire: 0,
+                    state: "ESTABLISHED".into(),
+                    caddr: tuple.saddr,
+                    cport: tuple.sport,
+                    vaddr,
+                    vport,
+                    daddr: c.addr,
+                    dport: c.dport,
+                    pe: None,
+                    line: 0,
                 });
                 let xmit = transmit(c, None);
                 self.apply_xmit(&xmit, c.addr, opts.conntrack)

@@ -77,6 +77,8 @@ pub struct Walk<'a> {
     pub next_hop: Option<std::net::Ipv4Addr>,
     /// Set once IPVS handled the packet.
     pub ipvs: Option<IpvsMark>,
+    /// The IPVS connection a scheduled request created (what `ipvsadm -Lnc` would list).
+    pub ipvs_conn: Option<crate::model::ipvs::IpvsConn>,
 }
 
 impl<'a> Walk<'a> {
@@ -100,6 +102,7 @@ impl<'a> Walk<'a> {
             match_state: MatchState::default(),
             next_hop: None,
             ipvs: None,
+            ipvs_conn: None,
         }
     }
 

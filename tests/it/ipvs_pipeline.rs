@@ -332,3 +332,27 @@ fn seed_conflict_reply_follows_the_conntrack_entry_not_ipvs() {
     assert_eq!(t.oif(), Some("eth1"));
     assert!(!t.events.iter().any(|e| matches!(e, Event::Ipvs { .. })));
 }
+
+#[test]
+fn reply_option_follows_the_ipvs_connection_the_request_created() {
+    // `--reply` on an IPVS-scheduled request: the real server answers the client;
+    // ip_vs_out (FORWARD 100) finds the connection and restores VIP:vport.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nftrace"))
+        .args(["trace", "--dump"])
+        .arg(node_dir())
+        .args(FROM_NODE_NET)
+        .args(["--reply", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["reply"]["initial"]["src"], "10.0.0.12");
+    assert_eq!(v["reply"]["final"]["src"], "10.96.0.1");
+    assert_eq!(v["reply"]["final"]["sport"], 443);
+    assert_eq!(v["reply"]["final"]["dst"], "10.0.0.50");
+}
