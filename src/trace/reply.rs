@@ -6,59 +6,21 @@ use super::hooks::Probe;
 use crate::model::conntrack::{Connection, ConntrackEntry, ConntrackTable};
 use crate::model::packet::{tcp_flag, Ingress, Packet, Transport};
 use crate::model::Host;
+use std::net::Ipv4Addr;
 
 /// The reply packet and where it enters, or `None` when the first packet created
 /// no connection or did not get through.
 pub fn reply_probe(first: &Trace) -> Option<Probe> {
-    if first.connection.is_none() {
+    let Some(conn) = first.connection.as_ref() else {
         return ipvs_reply_probe(first);
-    }
-    let conn = first.connection.as_ref()?;
+    };
     let ingress = match &first.disposition {
         Disposition::Sent { oif, .. } => Ingress::Interface(oif.clone()),
         Disposition::Delivered => Ingress::Local,
         Disposition::Dropped { .. } | Disposition::Queued { .. } => return None,
     };
-    let transport = match first.initial.transport {
-        Transport::Tcp { flags, .. } => Transport::Tcp {
-            sport: conn.reply.sport,
-            dport: conn.reply.dport,
-            flags: if flags & tcp_flag::SYN != 0 {
-                tcp_flag::SYN | tcp_flag::ACK
-            } else {
-                tcp_flag::ACK
-            },
-        },
-        Transport::Udp { .. } => Transport::Udp {
-            sport: conn.reply.sport,
-            dport: conn.reply.dport,
-        },
-        Transport::Icmp {
-            icmp_type,
-            code,
-            id,
-        } => Transport::Icmp {
-            icmp_type: if icmp_type == 8 { 0 } else { icmp_type + 1 },
-            code,
-            id,
-        },
-        other => other,
-    };
-    let packet = Packet {
-        src: conn.reply.src,
-        dst: conn.reply.dst,
-        transport,
-        len: first.initial.len,
-        ttl: 64,
-        tos: 0,
-        id: first.initial.id.wrapping_add(1),
-        df: first.initial.df,
-        fragment: false,
-        mark: 0,
-        mac_src: None,
-        payload: None,
-        icmp_inner: None,
-    };
+    let r = conn.reply;
+    let packet = answer(first, (r.src, r.sport), (r.dst, r.dport))?;
     Some(Probe { packet, ingress })
 }
 
@@ -70,10 +32,21 @@ fn ipvs_reply_probe(first: &Trace) -> Option<Probe> {
     let Disposition::Sent { oif, .. } = &first.disposition else {
         return None;
     };
+    let packet = answer(first, (c.daddr, c.dport), (c.caddr, c.cport))?;
+    Some(Probe {
+        packet,
+        ingress: Ingress::Interface(oif.clone()),
+    })
+}
+
+/// The answer to `first`'s packet from `src` to `dst`: a SYN is answered by a
+/// SYN-ACK, other TCP by an ACK, an ICMP request by its reply; an ICMP error
+/// has no answer.
+fn answer(first: &Trace, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Option<Packet> {
     let transport = match first.initial.transport {
         Transport::Tcp { flags, .. } => Transport::Tcp {
-            sport: c.dport,
-            dport: c.cport,
+            sport: src.1,
+            dport: dst.1,
             flags: if flags & tcp_flag::SYN != 0 {
                 tcp_flag::SYN | tcp_flag::ACK
             } else {
@@ -81,14 +54,23 @@ fn ipvs_reply_probe(first: &Trace) -> Option<Probe> {
             },
         },
         Transport::Udp { .. } => Transport::Udp {
-            sport: c.dport,
-            dport: c.cport,
+            sport: src.1,
+            dport: dst.1,
         },
-        _ => return None,
+        Transport::Icmp {
+            icmp_type: 8,
+            code,
+            id,
+        } => Transport::Icmp {
+            icmp_type: 0,
+            code,
+            id,
+        },
+        Transport::Icmp { .. } | Transport::Other { .. } => return None,
     };
-    let packet = Packet {
-        src: c.daddr,
-        dst: c.caddr,
+    Some(Packet {
+        src: src.0,
+        dst: dst.0,
         transport,
         len: first.initial.len,
         ttl: 64,
@@ -100,10 +82,6 @@ fn ipvs_reply_probe(first: &Trace) -> Option<Probe> {
         mac_src: None,
         payload: None,
         icmp_inner: None,
-    };
-    Some(Probe {
-        packet,
-        ingress: Ingress::Interface(oif.clone()),
     })
 }
 
