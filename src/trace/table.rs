@@ -218,20 +218,11 @@ impl Walk<'_> {
     }
 
     fn matches(&mut self, rule: &Rule, rule_ref: &RuleRef) -> bool {
-        let ctx = MatchCtx {
-            packet: &self.pkt,
-            hook: self.hook,
-            in_dev: self.in_dev.as_deref(),
-            out_dev: self.out_dev.as_deref(),
-            ct: &self.ct,
-            routing: &self.host.routing,
-            assume: &self.opts.assume,
-            local: self.local,
-            ipvs: self.ipvs.as_ref(),
-            ipsets: self.host.ipsets.as_ref(),
-        };
+        // The counters are moved out for the call so the context can borrow the walk.
+        let mut state = std::mem::take(&mut self.match_state);
         let mut notes = Vec::new();
-        let hit = rule_matches(rule, rule_ref, &ctx, &mut self.match_state, &mut notes);
+        let hit = rule_matches(rule, rule_ref, &self.match_ctx(), &mut state, &mut notes);
+        self.match_state = state;
         self.events.extend(notes.into_iter().map(Event::Assumption));
         hit
     }
