@@ -46,7 +46,7 @@ pub struct Finding {
 pub fn lint(host: &Host) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in &host.ruleset.tables {
-        out.extend(shadowed(t));
+        out.extend(shadowed(host, t));
         out.extend(unreferenced_chains(t));
         out.extend(empty_chain_jumps(t));
     }
@@ -161,7 +161,7 @@ fn rule_covers(earlier: &[Cond], later: &[Cond]) -> bool {
 
 /// Rules no packet reaches because one earlier terminal rule of the chain takes
 /// all of their packets (one rule at a time; a union of several is not looked for).
-fn shadowed(t: &Table) -> Vec<Finding> {
+fn shadowed(host: &Host, t: &Table) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in &t.chains {
         let conds: Vec<Vec<Cond>> = c.rules.iter().map(rule_conds).collect();
@@ -184,12 +184,38 @@ fn shadowed(t: &Table) -> Vec<Finding> {
                         target_word(&c.rules[j].target)
                     ),
                     rules: vec![name(t, c, j), name(t, c, i)],
-                    example: None,
+                    example: shadow_example(host, t, c, j, i),
                 });
             }
         }
     }
     out
+}
+
+/// A packet of the shadowed rule `later` that the walk shows taken by
+/// `earlier`: searched among the packets `later`'s conditions allow.
+fn shadow_example(
+    host: &Host,
+    t: &Table,
+    c: &Chain,
+    earlier: usize,
+    later: usize,
+) -> Option<String> {
+    let at = |i: usize| format!("{}:{}:{}", t.name, c.name, i + 1);
+    let goal = super::search::Goal {
+        via: Some(at(earlier)),
+        ..Default::default()
+    };
+    let opts = super::search::SearchOptions {
+        max_traces: DNAT_SEARCH_BUDGET,
+        ..Default::default()
+    };
+    let region = super::search::region_for_rule(host, &c.rules[later]);
+    super::search::search(host, region, &goal, &opts)
+        .classes
+        .into_iter()
+        .find(|k| !k.path.contains(&at(later)))
+        .map(|k| k.example)
 }
 
 /// User chains no rule jumps or goes to.
@@ -411,7 +437,15 @@ fn satisfy(host: &Host, probe: &mut Probe, k: &Cond) -> bool {
         Field::OutIface | Field::Connmark | Field::Other => false,
         f => {
             let current = super::input_value(probe, f).unwrap_or(0);
-            k.nearest(current)
+            let host_in_net = match (&k.want, f, k.invert) {
+                // A host of the network, not its network or broadcast address.
+                (Want::Ranges(r), Field::Src | Field::Dst, false) if !k.want.contains(current) => {
+                    r.first().map(|&(a, b)| if b - a >= 2 { a + 1 } else { a })
+                }
+                _ => None,
+            };
+            host_in_net
+                .or_else(|| k.nearest(current))
                 .is_some_and(|v| super::set_input(probe, f, v))
         }
     }

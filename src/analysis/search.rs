@@ -257,12 +257,33 @@ pub fn reaches(goal: &Goal, t: &Trace, o: &Observed) -> bool {
     verdict_ok && via_ok && to_ok
 }
 
-/// The first packet of a region.
+/// A value of `v` people recognise as an example: `preferred` when inside,
+/// else a host of the first interval (not its first or last value), else its first.
+fn typical(v: &Intervals, preferred: Option<u32>) -> u32 {
+    if let Some(p) = preferred.filter(|p| v.iter().any(|&(a, b)| (a..=b).contains(p))) {
+        return p;
+    }
+    match v.first() {
+        Some(&(a, b)) if b - a >= 2 => a + 1,
+        Some(&(a, _)) => a,
+        None => 0,
+    }
+}
+
+/// Example values of a search: documentation addresses, an ephemeral source
+/// port, an echo request.
+const EXAMPLE_SRC: u32 = 0xC633_6407; // 198.51.100.7
+const EXAMPLE_DST: u32 = 0xCB00_7109; // 203.0.113.9
+const EXAMPLE_SPORT: u32 = 40000;
+const EXAMPLE_ICMP: u32 = 8 << 8;
+
+/// The example packet of a region.
 fn representative(r: &Region, flags: u8) -> Probe {
     let first = |v: &Intervals| v.first().map_or(0, |x| x.0);
     let number = first(&r.proto) as u8;
-    let (sport, dport) = (first(&r.sport) as u16, first(&r.dport) as u16);
-    let icmp = first(&r.icmp);
+    let sport = typical(&r.sport, Some(EXAMPLE_SPORT)) as u16;
+    let dport = first(&r.dport) as u16;
+    let icmp = typical(&r.icmp, Some(EXAMPLE_ICMP));
     let transport = match number {
         proto::TCP => Transport::Tcp {
             sport,
@@ -289,8 +310,8 @@ fn representative(r: &Region, flags: u8) -> Probe {
     };
     Probe {
         packet: Packet {
-            src: Ipv4Addr::from(first(&r.src)),
-            dst: Ipv4Addr::from(first(&r.dst)),
+            src: Ipv4Addr::from(typical(&r.src, Some(EXAMPLE_SRC))),
+            dst: Ipv4Addr::from(typical(&r.dst, Some(EXAMPLE_DST))),
             transport,
             len,
             ttl: 64,

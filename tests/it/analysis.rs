@@ -457,3 +457,144 @@ fn apply_flag(p: &mut Probe, ct: &mut Option<nftrace::trace::walk::ForcedState>,
         other => panic!("unknown change flag {other}"),
     }
 }
+
+fn recorded(name: &str) -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+        .join("recorded.json");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("recorded")).expect("json");
+    rec["probes"].as_array().expect("probes").clone()
+}
+
+fn trace_lines(p: &serde_json::Value) -> Vec<String> {
+    p["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .map(|l| l.as_str().expect("line").to_string())
+        .collect()
+}
+
+/// The probe recorded for the same packet as `example`.
+fn recorded_for<'a>(probes: &'a [serde_json::Value], example: &str) -> &'a serde_json::Value {
+    let want = probe_of(example);
+    probes
+        .iter()
+        .find(|p| {
+            let args: Vec<String> = p["nftrace_args"]
+                .as_array()
+                .expect("args")
+                .iter()
+                .map(|a| a.as_str().expect("arg").to_string())
+                .collect();
+            let got = nftrace::probe::probe_from_flags(&args).expect("recorded args");
+            got.ingress == want.ingress
+                && got.packet.src == want.packet.src
+                && got.packet.dst == want.packet.dst
+                && got.packet.transport.number() == want.packet.transport.number()
+                && got.packet.transport.ports().map(|p| p.1)
+                    == want.packet.transport.ports().map(|p| p.1)
+                && nftrace::analysis::input_value(&got, nftrace::analysis::cond::Field::Icmp)
+                    == nftrace::analysis::input_value(&want, nftrace::analysis::cond::Field::Icmp)
+        })
+        .unwrap_or_else(|| panic!("no recorded probe for the example {example}"))
+}
+
+/// Every example `search` prints for seed 003's second router was recorded on
+/// the kernel, and the kernel did what the class says: accepted classes left
+/// through eth0, dropped ones ended in the FIREWALL chain's DROP.
+#[test]
+fn search_examples_are_recorded_on_the_kernel() {
+    let host = fixture("search-examples-vr2");
+    let probes = recorded("search-examples-vr2");
+    let region = Region {
+        iif: vec![Some("eth2".into())],
+        src: vec![(0xB73E_0F00, 0xB73E_0FFF)],
+        dst: vec![(0xAC11_1569, 0xAC11_1569)],
+        proto: vec![(1, 1), (6, 6), (17, 17)],
+        sport: vec![(0, 0xffff)],
+        dport: vec![(0, 0xffff)],
+        icmp: vec![(0, 0xffff)],
+    };
+    let mut seen = 0;
+    for (verdict, kernel_says) in [
+        (Verdict::Accept, "OUT=eth0"),
+        (Verdict::Drop, "mangle:FIREWALL_172.17.21.105:return:5"),
+    ] {
+        let goal = Goal {
+            verdict: Some(verdict.clone()),
+            ..Goal::default()
+        };
+        let result = search(&host, region.clone(), &goal, &SearchOptions::default());
+        assert_eq!(result.unexplored, 0);
+        assert!(result.uncertain.is_empty());
+        for c in &result.classes {
+            let lines = trace_lines(recorded_for(&probes, &c.example));
+            assert!(
+                lines.iter().any(|l| l.contains(kernel_says)),
+                "{}: the kernel did not log {kernel_says}: {lines:#?}",
+                c.example
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        seen, 5,
+        "three accepted classes (icmp 8/0, tcp and udp 300-65535), two dropped"
+    );
+}
+
+/// `fixtures/lint-findings` has one of each finding; the kernel's recordings
+/// show what each one claims.
+#[test]
+fn lint_findings_match_the_kernel() {
+    let host = fixture("lint-findings");
+    let findings = lint::lint(&host);
+    let kinds: Vec<&str> = findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "dnat-without-forward",
+            "shadowed",
+            "nat-fan-in",
+            "masquerade-no-source",
+            "unreachable-chain",
+            "empty-chain"
+        ]
+    );
+    let probes = recorded("lint-findings");
+    let by_name = |n: &str| probes.iter().find(|p| p["name"] == n).expect(n);
+    // Shadowed: the kernel logs rule 1 for a packet rule 2 would take, never rule 2.
+    let shadow = trace_lines(by_name("shadowed-rule-2-packet-takes-rule-1"));
+    assert!(shadow.iter().any(|l| l.contains("filter:INPUT:rule:1 ")));
+    assert!(!shadow.iter().any(|l| l.contains("filter:INPUT:rule:2 ")));
+    assert_eq!(findings[1].rules.len(), 2);
+    assert!(findings[1].rules[1].starts_with("filter:INPUT:2 "));
+    // DNAT without FORWARD accept: the lint example is the recorded probe, and the
+    // kernel dropped it by the FORWARD policy after translating it.
+    let dnat = recorded_for(&probes, findings[0].example.as_deref().expect("example"));
+    assert!(trace_lines(dnat)
+        .last()
+        .expect("lines")
+        .contains("filter:FORWARD:policy:4"));
+    assert!(trace_lines(dnat)
+        .iter()
+        .any(|l| l.contains("DST=10.2.0.10")));
+    // The DNAT rule that has a FORWARD accept is not reported, and the kernel forwarded it.
+    assert!(!findings[0].rules[0].contains("2222"));
+    assert!(trace_lines(by_name("dnat-2222-forwarded"))
+        .iter()
+        .any(|l| l.contains("nat:POSTROUTING")));
+    // MASQUERADE towards the onlink gateway: the kernel chose eth1's address anyway.
+    let masq = &by_name("masquerade-onlink-gateway")["conntrack"][0];
+    assert!(
+        masq.as_str().expect("line").contains("dst=10.2.0.1 "),
+        "{masq}"
+    );
+    assert!(findings[3].message.contains("gateway 10.99.0.1"));
+    // Unreachable and empty chains.
+    assert!(findings[4].message.starts_with("filter:UNUSED "));
+    assert!(findings[5].message.contains("jumps to EMPTY"));
+}
