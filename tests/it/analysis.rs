@@ -598,3 +598,54 @@ fn lint_findings_match_the_kernel() {
     assert!(findings[4].message.starts_with("filter:UNUSED "));
     assert!(findings[5].message.contains("jumps to EMPTY"));
 }
+
+/// On every fixture, the kernel never logged a rule `lint` calls shadowed nor
+/// any rule of a chain it calls unreachable, over all recorded probes.
+#[test]
+fn shadowed_and_unreachable_rules_never_appear_in_kernel_traces() {
+    let mut checked = 0;
+    for dir in bundles() {
+        let host = load(&dir);
+        let scenario = dir.parent().expect("scenario");
+        let Ok(text) = std::fs::read_to_string(scenario.join("recorded.json")) else {
+            continue;
+        };
+        let rec: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let lines: Vec<String> = rec["probes"]
+            .as_array()
+            .expect("probes")
+            .iter()
+            .flat_map(|p| p["trace_all"].as_array().cloned().unwrap_or_default())
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect();
+        for f in lint::lint(&host) {
+            let never: Vec<String> = match f.kind {
+                "shadowed" => {
+                    let at = f.rules[1].split(' ').next().expect("rule");
+                    let (chain, n) = at.rsplit_once(':').expect("table:chain:n");
+                    ["rule", "return", "policy"]
+                        .iter()
+                        .map(|t| format!("TRACE: {chain}:{t}:{n} "))
+                        .collect()
+                }
+                "unreachable-chain" => {
+                    let chain = f.message.split(' ').next().expect("chain");
+                    vec![format!("TRACE: {chain}:")]
+                }
+                _ => continue,
+            };
+            for l in &lines {
+                for n in &never {
+                    assert!(
+                        !l.contains(n.as_str()),
+                        "{}: {} yet the kernel logged {l}",
+                        dir.display(),
+                        f.message
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} findings checked");
+}
