@@ -48,7 +48,7 @@ pub fn lint(host: &Host) -> Vec<Finding> {
     for t in &host.ruleset.tables {
         out.extend(shadowed(host, t));
         out.extend(unreferenced_chains(t));
-        out.extend(empty_chain_jumps(t));
+        out.extend(empty_chain_jumps(host, t));
     }
     out.extend(nat_fan_in(host));
     out.extend(dnat_without_forward(host));
@@ -142,20 +142,26 @@ fn covers(outer: &Set, inner: &Set) -> bool {
     }
 }
 
+/// A rule's conditions as sets, or `None` (`Opaque` inside) when it cannot be
+/// compared; a condition that is not a set makes the rule cover nothing.
+type RuleSets = Vec<(Field, Option<Set>)>;
+
+fn rule_sets(conds: &[Cond]) -> RuleSets {
+    conds.iter().map(|k| (k.field, as_set(k))).collect()
+}
+
 /// True when every packet `later` matches, `earlier` matches too.
-fn rule_covers(earlier: &[Cond], later: &[Cond]) -> bool {
-    earlier.iter().all(|e| {
-        let Some(outer) = as_set(e) else {
+fn rule_covers(earlier: &RuleSets, later: &RuleSets) -> bool {
+    earlier.iter().all(|(field, outer)| {
+        let Some(outer) = outer else {
             return false;
         };
-        let same_field: Vec<Set> = later
-            .iter()
-            .filter(|l| l.field == e.field)
-            .filter_map(as_set)
-            .collect();
         // Several conditions on one field intersect; one of them inside suffices.
-        same_field.iter().any(|inner| covers(&outer, inner))
-            || matches!(&outer, Set::Ranges(r) if r == &[(0, field_max(e.field))])
+        later
+            .iter()
+            .filter(|(f, _)| f == field)
+            .any(|(_, inner)| inner.as_ref().is_some_and(|i| covers(outer, i)))
+            || matches!(outer, Set::Ranges(r) if r == &[(0, field_max(*field))])
     })
 }
 
@@ -165,12 +171,19 @@ fn shadowed(host: &Host, t: &Table) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in &t.chains {
         let conds: Vec<Vec<Cond>> = c.rules.iter().map(rule_conds).collect();
+        let sets: Vec<RuleSets> = conds.iter().map(|k| rule_sets(k)).collect();
+        let terminals: Vec<usize> = (0..c.rules.len())
+            .filter(|&j| terminal(&c.rules[j].target))
+            .collect();
         for (i, later) in conds.iter().enumerate() {
             if later.iter().any(|k| matches!(k.want, Want::Opaque)) {
                 continue;
             }
-            let by =
-                (0..i).find(|&j| terminal(&c.rules[j].target) && rule_covers(&conds[j], later));
+            let by = terminals
+                .iter()
+                .copied()
+                .take_while(|&j| j < i)
+                .find(|&j| rule_covers(&sets[j], &sets[i]));
             if let Some(j) = by {
                 out.push(Finding {
                     level: Level::Warning,
@@ -248,14 +261,15 @@ fn unreferenced_chains(t: &Table) -> Vec<Finding> {
 }
 
 /// Jumps to user chains without rules (the jump is a no-op).
-fn empty_chain_jumps(t: &Table) -> Vec<Finding> {
+fn empty_chain_jumps(host: &Host, t: &Table) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in &t.chains {
         for (i, r) in c.rules.iter().enumerate() {
             let (Target::Jump(n) | Target::Goto(n)) = &r.target else {
                 continue;
             };
-            if t.chain(n).is_some_and(|target| target.rules.is_empty()) {
+            let target = host.chain_id(t.name, n).map(|id| &t.chains[id]);
+            if target.is_some_and(|target| target.rules.is_empty()) {
                 out.push(Finding {
                     level: Level::Info,
                     kind: "empty-chain",
