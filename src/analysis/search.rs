@@ -107,6 +107,8 @@ pub struct SearchOptions {
     pub trace: TraceOptions,
     /// TCP flags of the packets explored.
     pub tcp_flags: u8,
+    /// Mark the packets arrive with.
+    pub mark: u32,
     /// Most packets to trace.
     pub max_traces: usize,
 }
@@ -116,6 +118,7 @@ impl Default for SearchOptions {
         SearchOptions {
             trace: TraceOptions::default(),
             tcp_flags: tcp_flag::SYN,
+            mark: 0,
             max_traces: 200_000,
         }
     }
@@ -136,7 +139,8 @@ pub fn search(host: &Host, start: Region, goal: &Goal, opts: &SearchOptions) -> 
             work.push(region);
             break;
         }
-        let probe = representative(&region, opts.tcp_flags);
+        let mut probe = representative(&region, opts.tcp_flags);
+        probe.packet.mark = opts.mark;
         let t = trace(host, &probe, &recording);
         traces += 1;
         let (path, assumptions) = path_condition(host, &probe, &t, &atoms);

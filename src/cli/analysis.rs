@@ -49,6 +49,7 @@ pub(super) fn run_search(a: &SearchArgs) -> Result<(String, u8)> {
             ..TraceOptions::default()
         },
         tcp_flags: crate::probe::tcp_flags(&a.tcp_flags)?,
+        mark: parse_mark(&a.mark)?,
         max_traces: a.max_traces,
     };
     let result = search::search(&host, start.clone(), &goal, &opts);
@@ -154,4 +155,12 @@ fn to_addr(text: &str) -> Result<(Ipv4Addr, Option<u16>)> {
         .parse()
         .with_context(|| format!("--to takes ADDR[:PORT], found {text:?}"))?;
     Ok((addr, port))
+}
+
+fn parse_mark(text: &str) -> Result<u32> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.with_context(|| format!("--mark takes a number (decimal or 0x hex), found {text:?}"))
 }

@@ -176,6 +176,9 @@ pub struct SearchArgs {
     /// TCP flags of the packets explored.
     #[arg(long = "tcp-flags", default_value = "SYN")]
     pub tcp_flags: String,
+    /// Mark the packets arrive with (decimal or 0x hex).
+    #[arg(long, default_value = "0")]
+    pub mark: String,
     /// The outcome wanted: accept or drop (drop includes REJECT and QUEUE).
     #[arg(long, value_enum)]
     pub verdict: Option<SearchVerdict>,
