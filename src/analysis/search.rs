@@ -365,7 +365,6 @@ impl Bounds {
 impl Atoms {
     fn of(host: &Host) -> Atoms {
         let mut both = Bounds::default();
-        let mut dst_only = Bounds::default();
         let mut port: BTreeSet<u32> = BTreeSet::new();
         // ip_route_input_slow, ip_route_input_mc and addrtype single these out.
         for (a, len) in [
@@ -378,14 +377,11 @@ impl Atoms {
         ] {
             both.net(Ipv4Addr::from(a), len);
         }
-        // Routes decide the source only through reverse-path filtering.
-        let rp_filter = host
-            .sysctls
-            .iter()
-            .any(|(k, v)| k.ends_with(".rp_filter") && v.trim() != "0");
-        let routes = if rp_filter { &mut both } else { &mut dst_only };
+        // Routes decide the source too: `fib_validate_source` looks the source up
+        // (reverse path, broadcast and local sources) whenever rp_filter is on or
+        // custom rules or routes make it necessary.
         for r in &host.routing.routes {
-            routes.net(r.dst.addr(), r.dst.prefix_len());
+            both.net(r.dst.addr(), r.dst.prefix_len());
         }
         for l in &host.routing.links {
             for a in &l.addrs {
@@ -419,11 +415,10 @@ impl Atoms {
                 port.insert(u32::from(p) + 1);
             }
         }
-        let src: Vec<u32> = both.0.iter().copied().collect();
-        dst_only.0.extend(both.0);
+        let all: Vec<u32> = both.0.into_iter().collect();
         Atoms {
-            src,
-            dst: dst_only.0.into_iter().collect(),
+            src: all.clone(),
+            dst: all,
             port: port.into_iter().collect(),
         }
     }
