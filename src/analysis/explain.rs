@@ -40,6 +40,8 @@ pub struct Explanation {
     pub blocked: Vec<Blocked>,
     /// Findings of `lint` that concern this packet's addresses.
     pub related: Vec<String>,
+    /// One line: the changes that flip the verdict ("accepted with: --dport 300 | -p udp --dport 300").
+    pub summary: Option<String>,
 }
 
 /// A rule and what of it held.
@@ -135,7 +137,9 @@ pub fn explain(host: &Host, probe: &Probe, opts: &TraceOptions) -> (Trace, Expla
     }
     near.sort_by_key(|n| n.change.len());
     near.truncate(MAX_NEAR_MISSES);
+    let summary = flip_summary(observed.verdict, &near);
     let explanation = Explanation {
+        summary,
         outcome: outcome_words(&observed),
         decided_by: decided_by(host, &base),
         entered_via: entered_via(host, &base.evaluations),
@@ -144,6 +148,27 @@ pub fn explain(host: &Host, probe: &Probe, opts: &TraceOptions) -> (Trace, Expla
         related: super::lint::related_to(host, &base),
     };
     (base, explanation)
+}
+
+/// The changes whose outcome has the other verdict, as one line.
+fn flip_summary(verdict: &str, near: &[NearMiss]) -> Option<String> {
+    let accepted = verdict == "ACCEPT";
+    let flips: Vec<String> = near
+        .iter()
+        .filter(|n| n.outcome.starts_with("ACCEPT") != accepted)
+        .map(|n| {
+            n.change
+                .iter()
+                .map(|c| c.flag.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    if flips.is_empty() {
+        return None;
+    }
+    let what = if accepted { "dropped" } else { "accepted" };
+    Some(format!("would be {what} with: {}", flips.join(" | ")))
 }
 
 /// The outcome in words: verdict, then where the packet went.

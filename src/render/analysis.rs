@@ -16,6 +16,9 @@ pub fn explain_human(e: &Explanation, p: &Palette) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n{}", "explain".style(p.hook()));
     let _ = writeln!(out, "  outcome: {}", e.outcome);
+    if let Some(summary) = &e.summary {
+        let _ = writeln!(out, "  {}", summary.style(p.changed()));
+    }
     if let Some(d) = &e.decided_by {
         let _ = writeln!(out, "  decided by {}", cite(d, p));
     }
@@ -85,6 +88,9 @@ fn cite(c: &RuleCite, p: &Palette) -> String {
 /// `--explain` as comment lines after the TRACE lines.
 pub fn explain_log(e: &Explanation) -> String {
     let mut out = format!("# explain: outcome {}\n", e.outcome);
+    if let Some(summary) = &e.summary {
+        let _ = writeln!(out, "# explain: {summary}");
+    }
     if let Some(d) = &e.decided_by {
         let _ = writeln!(out, "# explain: decided by {} {}", d.rule, d.text);
     }

@@ -296,6 +296,15 @@ fn explain_seed_003_firewall_drop() {
         find("mangle:FIREWALL_172.17.21.105:4").1,
         vec!["-p icmp", "--icmp-type 8/0"]
     );
+    let summary = e.summary.as_deref().expect("a flip");
+    assert!(summary.starts_with("would be accepted with: "), "{summary}");
+    for flip in [
+        "--dport 300",
+        "-p udp --dport 300",
+        "-p icmp --icmp-type 8/0",
+    ] {
+        assert!(summary.contains(flip), "{summary}");
+    }
     let dport = e
         .near_misses
         .iter()
