@@ -10,6 +10,7 @@ mod fixtures;
 mod ipvs;
 mod ipvs_pipeline;
 mod kernel_probes;
+mod refusals;
 mod replay;
 mod roundtrip;
 mod routing_corpus;
