@@ -92,7 +92,7 @@ CASES: list[tuple[str, str, int | None]] = [
     ("user-chain-dnat-unreached", nat("-A U " + DNAT, U), None),
     ("user-chain-snat-from-input-and-postrouting", nat("-A INPUT -j U\n-A POSTROUTING -j U\n-A U " + SNAT, U), None),
     ("user-chain-reject-from-filter-hooks", filt("-A INPUT -j U\n-A FORWARD -j U\n-A OUTPUT -j U\n-A U -j REJECT\n", U), None),
-    ("user-chain-reject-from-mangle-prerouting", mangle("-A PREROUTING -j U\n-A U -j REJECT\n", U), 8),
+    ("user-chain-reject-from-mangle-prerouting", mangle("-A PREROUTING -j U\n-A U -j REJECT\n", U), 9),
     ("policy-on-user-chain", filt("", ":U ACCEPT [0:0]\n"), 5),
     ("unknown-chain-target", filt("-A INPUT -j NOPE\n"), 5),
     ("jump-to-builtin-chain", filt("-A INPUT -j OUTPUT\n"), 5),

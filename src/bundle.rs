@@ -74,7 +74,22 @@ pub enum LoadError {
     /// The bundle folder does not exist.
     #[error("bundle folder {0} does not exist or is not a directory")]
     NoBundle(String),
+    /// A file is larger than [`MAX_DUMP_BYTES`].
+    #[error(
+        "{path} is larger than {limit} bytes: no dump of one host is that big (cut it, or check that it is the right file)"
+    )]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
+
+/// The largest dump file read (1 GiB). Parsing keeps the whole text in memory,
+/// so a bigger file (a disk image, `/dev/zero`, a runaway log) is refused
+/// before it is read; a 200,000-rule kube-proxy dump is about 60 MB.
+pub const MAX_DUMP_BYTES: u64 = 1 << 30;
 
 impl BundlePaths {
     /// Fills paths not given explicitly from a bundle folder's fixed names.
@@ -105,7 +120,11 @@ impl BundlePaths {
     pub fn load(&self) -> Result<Host, LoadError> {
         let mut notes = Vec::new();
         let ruleset = match &self.iptables {
-            Some(p) => parse_iptables(p)?,
+            Some(p) => {
+                let ruleset = parse_iptables(p)?;
+                notes.extend(unreached_notes(&ruleset));
+                ruleset
+            }
             None => {
                 notes
                     .push("no iptables-save dump: no table exists, every hook accepts".to_string());
@@ -200,10 +219,7 @@ fn parse_file<T>(
     parser: impl Fn(&str, &str) -> Result<T, ParseErrors>,
 ) -> Result<T, LoadError> {
     let name = path.display().to_string();
-    let text = read_text(path).map_err(|source| LoadError::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let text = read_text(path)?;
     let shown = if name == "-" {
         "<stdin>"
     } else {
@@ -216,12 +232,7 @@ fn parse_file<T>(
 /// freed before parsing starts) and parses it.
 fn parse_iptables(path: &Path) -> Result<Ruleset, LoadError> {
     let name = path.display().to_string();
-    let text: std::sync::Arc<str> = read_text(path)
-        .map_err(|source| LoadError::Io {
-            path: name.clone(),
-            source,
-        })?
-        .into();
+    let text: std::sync::Arc<str> = read_text(path)?.into();
     let shown = if name == "-" {
         "<stdin>"
     } else {
@@ -230,14 +241,77 @@ fn parse_iptables(path: &Path) -> Result<Ruleset, LoadError> {
     Ok(parse::iptables_save::parse_shared(shown, text)?)
 }
 
-fn read_text(path: &Path) -> std::io::Result<String> {
+/// Reads a dump (`-` = standard input) as text, refusing more than
+/// [`MAX_DUMP_BYTES`]; bytes that are not UTF-8 become U+FFFD.
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    let text = read_capped(path, MAX_DUMP_BYTES)?;
+    Ok(match parse::unframe(&text) {
+        std::borrow::Cow::Owned(s) => s,
+        std::borrow::Cow::Borrowed(_) => text,
+    })
+}
+
+/// [`read_text`] with a given limit.
+pub fn read_capped(path: &Path, limit: u64) -> Result<String, LoadError> {
+    let name = path.display().to_string();
+    let io = |source| LoadError::Io {
+        path: name.clone(),
+        source,
+    };
+    let too_large = || LoadError::TooLarge {
+        path: name.clone(),
+        limit,
+    };
+    let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        Ok(s)
+        let stdin = std::io::stdin();
+        stdin
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
     } else {
-        let bytes = std::fs::read(path)?;
-        Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        let file = std::fs::File::open(path).map_err(io)?;
+        // Refuse a big regular file before reading it; the `take` below also
+        // bounds pipes and devices, whose length metadata says nothing.
+        if file.metadata().map_err(io)?.len() > limit {
+            return Err(too_large());
+        }
+        file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     }
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Notes for user chains that no built-in chain leads to: their rules never run.
+fn unreached_notes(ruleset: &Ruleset) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let note = |table: &crate::model::ruleset::Table| {
+        let chains = table.unreached_chains();
+        if chains.is_empty() {
+            return None;
+        }
+        let mut names: Vec<String> = chains
+            .iter()
+            .take(SHOWN)
+            .map(|c| format!("{} (line {})", c.name, c.line))
+            .collect();
+        if chains.len() > SHOWN {
+            names.push(format!("and {} more", chains.len() - SHOWN));
+        }
+        Some(format!(
+            "{}: {} never reached from a built-in chain, so their rules never run: {}",
+            table.name,
+            if chains.len() == 1 {
+                "1 user chain is".to_string()
+            } else {
+                format!("{} user chains are", chains.len())
+            },
+            names.join(", ")
+        ))
+    };
+    ruleset.tables.iter().filter_map(note).collect()
 }

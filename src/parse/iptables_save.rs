@@ -15,6 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use super::kernel_checks;
 use super::lex::{self, Word};
 use super::{ParseError, ParseErrors};
 use crate::model::matches::{
@@ -347,6 +348,11 @@ impl<'a> Parser<'a> {
             }
         }
         self.errors.extend(find_loops(&open));
+        self.errors.extend(kernel_checks::check_table(
+            self.file,
+            self.source,
+            &open.table,
+        ));
         for chain in &mut open.table.chains {
             // Most chains hold one or two rules; growth left room for four.
             chain.rules.shrink_to_fit();
@@ -580,15 +586,17 @@ fn resolve_ref(
     }
 }
 
-/// Jump/goto loops among user chains (`mark_source_chains` in ip_tables.c
-/// rejects them at load time). One error per loop, at the rule closing it.
-/// Iterative depth-first search, so deep chain nests cannot overflow the stack.
+/// Jump/goto loops among user chains reached from a built-in chain
+/// (`mark_source_chains` in ip_tables.c walks from each hook's entry only, so
+/// a loop among chains no hook leads to is loaded). One error per loop, at the
+/// rule closing it. Iterative depth-first search, so deep chain nests cannot
+/// overflow the stack.
 fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
     let edges = jump_edges(open);
     let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
     for root in 0..edges.len() {
-        if state[root] != Visit::New {
+        if state[root] != Visit::New || !open.table.chains[root].is_builtin() {
             continue;
         }
         // (chain, index of the next edge to follow)
@@ -2204,8 +2212,8 @@ mod tests {
     fn rules_print_back_as_iptables_save_1_8_does() {
         let cases = [
             // (table, input, expected output; "" = same as input)
-            ("filter", "-A INPUT -s 10.0.0.0/8 -d 1.2.3.4/32 -i eth0 -o eth1+ -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT", ""),
-            ("filter", "-A INPUT ! -s 10.0.0.0/8 ! -d 1.2.3.4/32 ! -i eth0 ! -o eth1 ! -p udp ! -f -j DROP", ""),
+            ("filter", "-A FORWARD -s 10.0.0.0/8 -d 1.2.3.4/32 -i eth0 -o eth1+ -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT", ""),
+            ("filter", "-A FORWARD ! -s 10.0.0.0/8 ! -d 1.2.3.4/32 ! -i eth0 ! -o eth1 ! -p udp ! -f -j DROP", ""),
             ("filter", "-A INPUT -s 10.1.2.3/255.0.255.0 -j DROP", ""),
             ("filter", "--append INPUT --source 1.2.3.4 --protocol tcp --jump ACCEPT", "-A INPUT -s 1.2.3.4 -p tcp -j ACCEPT"),
             ("filter", "-A INPUT -s 192.168.1.0/255.255.255.0 -d ! 10.0.0.0/255.0.0.0 -j ACCEPT", ""),
@@ -2375,7 +2383,7 @@ mod tests {
     fn other_matches_keep_their_words() {
         let r = rule_in(
             "filter",
-            "-A INPUT -m owner ! --uid-owner 0 -m physdev --physdev-is-bridged -j ACCEPT",
+            "-A OUTPUT -m owner ! --uid-owner 0 -m physdev --physdev-is-bridged -j ACCEPT",
         );
         assert_eq!(
             r.matches[0].kind,
@@ -2430,7 +2438,14 @@ mod tests {
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOPE\nCOMMIT\n", 3, 13, "NOPE", "a chain declared in table filter"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -g NOPE\nCOMMIT\n", 3, 13, "NOPE", "a chain declared in table filter"),
         ("*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n", 4, 9, "INPUT", "a user-defined chain"),
-        ("*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -g A\nCOMMIT\n", 5, 9, "A", "jump loop A -> B -> A"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -g A\nCOMMIT\n", 7, 9, "A", "jump loop A -> B -> A"),
+        ("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 3, 19, "DNAT", "valid only from PREROUTING, OUTPUT"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 3, 13, "DNAT", "valid only in table nat"),
+        ("*nat\n:POSTROUTING ACCEPT [0:0]\n:U - [0:0]\n-A POSTROUTING -j U\n-A U -j REDIRECT\nCOMMIT\n", 5, 9, "REDIRECT", "chain U is reached from POSTROUTING"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment x -m tcp --dport 22\nCOMMIT\n", 3, 36, "tcp", "-p tcp (not inverted)"),
+        ("*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -i lo -j ACCEPT\nCOMMIT\n", 3, 11, "-i", "no -i in OUTPUT"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT --reject-with tcp-reset\nCOMMIT\n", 3, 34, "tcp-reset", "-p tcp"),
+        ("*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m mac --mac-source 02:00:00:00:00:01\nCOMMIT\n", 3, 14, "mac", "-m mac is refused from OUTPUT"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s example.com -j DROP\nCOMMIT\n", 3, 13, "example.com", "an IPv4 address"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s\nCOMMIT\n", 3, 12, "", "an IPv4 address"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p foo -j DROP\nCOMMIT\n", 3, 13, "foo", "a protocol name or number"),

@@ -7,6 +7,7 @@ mod conntrack_corpus;
 mod corpus_replay;
 mod diff;
 mod fixtures;
+mod hardening;
 mod ipvs;
 mod ipvs_pipeline;
 mod kernel_probes;

@@ -36,7 +36,10 @@ fn disagreement(case: &Case) -> Option<String> {
     let parsed = iptables_save::parse(&case.name, &case.dump);
     match (case.kernel_accepts, parsed) {
         (true, Ok(_)) => None,
-        (true, Err(e)) => Some(format!("{}: kernel accepts, nftrace refuses:\n{e}", case.name)),
+        (true, Err(e)) => Some(format!(
+            "{}: kernel accepts, nftrace refuses:\n{e}",
+            case.name
+        )),
         (false, Ok(_)) => Some(format!("{}: kernel refuses, nftrace accepts", case.name)),
         (false, Err(e)) => {
             let lines: Vec<usize> = e.0.iter().map(|e| e.line).collect();
@@ -55,7 +58,12 @@ fn nftrace_refuses_exactly_what_the_kernel_refuses() {
     let cases = cases();
     assert!(cases.len() > 50, "{} cases", cases.len());
     let wrong: Vec<String> = cases.iter().filter_map(disagreement).collect();
-    assert!(wrong.is_empty(), "{}\n\n{}", wrong.len(), wrong.join("\n\n"));
+    assert!(
+        wrong.is_empty(),
+        "{}\n\n{}",
+        wrong.len(),
+        wrong.join("\n\n")
+    );
 }
 
 #[test]

@@ -1,0 +1,304 @@
+//! What a real `iptables-restore` refuses beyond the grammar, checked when a
+//! table is committed: the per-rule checks of iptables itself and the checks the
+//! kernel runs while loading the table (`translate_table` → `find_check_entry`
+//! → `xt_check_match`/`xt_check_target` in net/netfilter/x_tables.c).
+//!
+//! Each claim is recorded against a real kernel by `recorder/refusals.py`
+//! (fixtures/kernel-refusals.json, replayed by tests/it/refusals.rs). Errors
+//! point at the offending rule, not at `COMMIT` as iptables-restore does.
+
+use super::lex;
+use super::{subslice_offset, ParseError};
+use crate::model::matches::MatchKind;
+use crate::model::ruleset::{hook_bit, hook_names, Chain, Rule, Table, TableName};
+use crate::model::target::Target;
+
+const PRE: u8 = 1 << 0;
+const IN: u8 = 1 << 1;
+const FWD: u8 = 1 << 2;
+const OUT: u8 = 1 << 3;
+const POST: u8 = 1 << 4;
+const ALL: u8 = PRE | IN | FWD | OUT | POST;
+
+/// A target's registration (`struct xt_target`): the table it is limited to
+/// (`.table`) and the hooks it may be reached from (`.hooks`).
+struct Limits {
+    table: Option<TableName>,
+    hooks: u8,
+}
+
+/// `.table`/`.hooks` of the targets that have them (net/netfilter/xt_*.c,
+/// net/ipv4/netfilter/ipt_*.c); every other target may run anywhere.
+fn target_limits(name: &str) -> Option<Limits> {
+    let (table, hooks) = match name {
+        "DNAT" | "REDIRECT" => (Some(TableName::Nat), PRE | OUT),
+        "SNAT" => (Some(TableName::Nat), POST | IN),
+        "MASQUERADE" => (Some(TableName::Nat), POST),
+        "NETMAP" => (Some(TableName::Nat), PRE | POST | OUT | IN),
+        "REJECT" => (Some(TableName::Filter), IN | FWD | OUT),
+        "TTL" | "TOS" | "DSCP" | "ECN" | "CHECKSUM" => (Some(TableName::Mangle), ALL),
+        "TPROXY" => (Some(TableName::Mangle), PRE),
+        "NOTRACK" | "CT" | "TRACE" => (Some(TableName::Raw), ALL),
+        "CLASSIFY" => (None, OUT | FWD | POST),
+        _ => return None,
+    };
+    Some(Limits { table, hooks })
+}
+
+/// The kernel's name of a rule's target (`None` for no target, jumps and verdicts).
+fn target_name(target: &Target) -> Option<&str> {
+    Some(match target {
+        Target::Reject(_) => "REJECT",
+        Target::Trace => "TRACE",
+        Target::Snat { .. } => "SNAT",
+        Target::Dnat { .. } => "DNAT",
+        Target::Masquerade { .. } => "MASQUERADE",
+        Target::Redirect { .. } => "REDIRECT",
+        Target::Netmap { .. } => "NETMAP",
+        Target::Notrack => "NOTRACK",
+        Target::Ct { .. } => "CT",
+        Target::Ttl(_) => "TTL",
+        Target::Tos { .. } => "TOS",
+        Target::Dscp { .. } => "DSCP",
+        Target::Other { name, .. } => name,
+        _ => return None,
+    })
+}
+
+/// One rule under check. Its line is found and split into words only when an
+/// error is built, so a clean dump is not tokenized twice.
+struct At<'a> {
+    file: &'a str,
+    source: &'a str,
+    table: TableName,
+    chain: &'a Chain,
+    /// Hooks the chain is reached from.
+    mask: u8,
+    rule: &'a Rule,
+}
+
+impl At<'_> {
+    /// An error at the word `pick` chooses among the line's words, else at the
+    /// start of the rule.
+    fn err_at(
+        &self,
+        pick: impl Fn(&[lex::Word<'_>]) -> Option<usize>,
+        expected: String,
+    ) -> ParseError {
+        let line = line_of(self.source, self.rule);
+        let words = lex::split_words(line).unwrap_or_default();
+        let (offset, found) = match pick(&words).and_then(|i| words.get(i)) {
+            Some(w) => (w.start, w.as_str()),
+            None => (0, line.trim_start()),
+        };
+        ParseError::at(
+            self.file,
+            self.rule.line as usize,
+            line,
+            offset,
+            found,
+            expected,
+        )
+    }
+
+    /// An error at the word after the last of `options` (or the option itself
+    /// when `value` is false).
+    fn err(&self, options: &[&str], value: bool, expected: String) -> ParseError {
+        let pick = |words: &[lex::Word<'_>]| {
+            let i = words
+                .iter()
+                .rposition(|w| options.iter().any(|o| w.is(o)))?;
+            Some(if value { i + 1 } else { i })
+        };
+        self.err_at(pick, expected)
+    }
+
+    /// An error at the module name of `-m MODULE`.
+    fn err_module(&self, module: &str, expected: String) -> ParseError {
+        let pick = |words: &[lex::Word<'_>]| {
+            let at = words
+                .windows(2)
+                .position(|w| (w[0].is("-m") || w[0].is("--match")) && w[1].as_str() == module)?;
+            Some(at + 1)
+        };
+        self.err_at(pick, expected)
+    }
+}
+
+/// Every rule of `table` checked as iptables-restore and the kernel would.
+/// `source` is the dump the rules' text borrows from.
+pub fn check_table(file: &str, source: &str, table: &Table) -> Vec<ParseError> {
+    let masks = table.hook_masks();
+    let mut errors = Vec::new();
+    for (chain, &mask) in table.chains.iter().zip(&masks) {
+        for rule in &chain.rules {
+            let at = At {
+                file,
+                source,
+                table: table.name,
+                chain,
+                mask,
+                rule,
+            };
+            errors.extend(check_rule(&at));
+        }
+    }
+    errors
+}
+
+/// The dump line holding `rule` (its text is a slice of `source`).
+fn line_of<'a>(source: &'a str, rule: &'a Rule) -> &'a str {
+    let Some(at) = subslice_offset(source, &rule.text) else {
+        return &rule.text;
+    };
+    let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+    source[start..end].trim_end()
+}
+
+/// The first refusal for one rule, if any.
+fn check_rule(at: &At<'_>) -> Option<ParseError> {
+    iface_direction(at)
+        .or_else(|| match_protocols(at))
+        .or_else(|| match_hooks(at))
+        .or_else(|| target_place(at))
+        .or_else(|| reject_protocol(at))
+}
+
+/// iptables refuses `-o` in PREROUTING/INPUT and `-i` in OUTPUT/POSTROUTING, by
+/// chain name (`generic_opt_check` callers in iptables/xshared.c).
+fn iface_direction(at: &At<'_>) -> Option<ParseError> {
+    let name = at.chain.name.as_str();
+    let (opts, flag) = match name {
+        "PREROUTING" | "INPUT" if at.rule.ip.out_iface.is_some() => {
+            (&["-o", "--out-interface"], "-o")
+        }
+        "OUTPUT" | "POSTROUTING" if at.rule.ip.in_iface.is_some() => {
+            (&["-i", "--in-interface"], "-i")
+        }
+        _ => return None,
+    };
+    let expected =
+        format!("no {flag} in {name} (iptables refuses \"Can't use {flag} with {name}\")");
+    Some(at.err(opts, false, expected))
+}
+
+/// Protocols a match needs as the rule's `-p`, not inverted (`.proto` of the
+/// match, checked by `xt_check_match`; multiport checks it in `check_proto`).
+fn needed_protocols(kind: &MatchKind) -> Option<&'static [u8]> {
+    match kind {
+        MatchKind::Tcp(_) => Some(&[6]),
+        MatchKind::Udp(_) => Some(&[17]),
+        MatchKind::Icmp(_) => Some(&[1]),
+        MatchKind::Multiport(_) => Some(&[6, 17, 136, 132, 33]),
+        _ => None,
+    }
+}
+
+fn match_protocols(at: &At<'_>) -> Option<ParseError> {
+    let proto = at
+        .rule
+        .ip
+        .proto
+        .as_ref()
+        .filter(|p| !p.invert)
+        .map(|p| p.value.number);
+    let m = at.rule.matches.iter().find(|m| {
+        needed_protocols(&m.kind).is_some_and(|need| !proto.is_some_and(|p| need.contains(&p)))
+    })?;
+    let module = m.module.as_str();
+    let want = if module == "multiport" {
+        "tcp, udp, udplite, sctp or dccp"
+    } else {
+        module
+    };
+    let expected = format!("-p {want} (not inverted) in a rule with -m {module}");
+    Some(if m.implicit {
+        at.err(&["-p", "--protocol"], true, expected)
+    } else {
+        at.err_module(module, expected)
+    })
+}
+
+/// Hooks a match may be reached from, when it has limits.
+fn match_limits(kind: &MatchKind, module: &str) -> Option<(u8, &'static str)> {
+    match kind {
+        MatchKind::Mac(_) => Some((PRE | IN | FWD, "-m mac")),
+        MatchKind::Addrtype(a) if a.limit_iface_in => Some((PRE | IN | FWD, "--limit-iface-in")),
+        MatchKind::Addrtype(a) if a.limit_iface_out => {
+            Some((FWD | OUT | POST, "--limit-iface-out"))
+        }
+        MatchKind::Other(_) if module == "owner" => Some((OUT | POST, "-m owner")),
+        _ => None,
+    }
+}
+
+fn match_hooks(at: &At<'_>) -> Option<ParseError> {
+    at.rule.matches.iter().find_map(|m| {
+        let (hooks, what) = match_limits(&m.kind, &m.module)?;
+        let bad = at.mask & !hooks;
+        (bad != 0).then(|| {
+            let expected = format!(
+                "a rule reached only from {} ({what} is refused from {}; {})",
+                hook_names(hooks),
+                hook_names(bad),
+                reached(at)
+            );
+            match what.strip_prefix("-m ") {
+                Some(module) => at.err_module(module, expected),
+                None => at.err(&[what], false, expected),
+            }
+        })
+    })
+}
+
+/// Where the rule's chain is reached from, for messages.
+fn reached(at: &At<'_>) -> String {
+    let name = at.chain.name.as_str();
+    if hook_bit(name).is_some() && at.chain.is_builtin() {
+        format!("this is {name}")
+    } else {
+        format!("chain {name} is reached from {}", hook_names(at.mask))
+    }
+}
+
+/// `xt_check_target`: the target's table, then its hooks against the chain's.
+fn target_place(at: &At<'_>) -> Option<ParseError> {
+    let name = target_name(&at.rule.target)?;
+    let limits = target_limits(name)?;
+    let jump = ["-j", "--jump"];
+    if let Some(table) = limits.table.filter(|t| *t != at.table) {
+        let expected = format!(
+            "a target of table {} ({name} is valid only in table {table})",
+            at.table
+        );
+        return Some(at.err(&jump, true, expected));
+    }
+    let bad = at.mask & !limits.hooks;
+    (bad != 0).then(|| {
+        let expected = format!(
+            "a target valid from {} ({name} is valid only from {}; {})",
+            hook_names(at.mask),
+            hook_names(limits.hooks),
+            reached(at)
+        );
+        at.err(&jump, true, expected)
+    })
+}
+
+/// `reject_tg_check` (ipt_REJECT.c): `tcp-reset` only in a rule for `-p tcp`.
+fn reject_protocol(at: &At<'_>) -> Option<ParseError> {
+    let Target::Reject(with) = &at.rule.target else {
+        return None;
+    };
+    let tcp = at
+        .rule
+        .ip
+        .proto
+        .as_ref()
+        .is_some_and(|p| !p.invert && p.value.number == 6);
+    (with.name == "tcp-reset" && !tcp).then(|| {
+        let expected = "another --reject-with, or -p tcp in this rule (tcp-reset needs it)";
+        at.err(&["--reject-with"], true, expected.to_string())
+    })
+}
