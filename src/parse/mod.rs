@@ -287,7 +287,8 @@ mod tests {
 
     #[test]
     fn unframe_blanks_only_the_first_and_last_prompt() {
-        let text = "root@h:~# ip rule\r\n0: from all lookup local\n\nu@h:~$ x\n1: y\nroot@h:~# \n\n";
+        let text =
+            "root@h:~# ip rule\r\n0: from all lookup local\n\nu@h:~$ x\n1: y\nroot@h:~# \n\n";
         let out = unframe(text);
         assert_eq!(out, "\r\n0: from all lookup local\n\nu@h:~$ x\n1: y\n\n\n");
         assert!(matches!(unframe("a\nb\n"), Cow::Borrowed(_)));

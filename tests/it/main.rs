@@ -11,6 +11,7 @@ mod hardening;
 mod ipvs;
 mod ipvs_pipeline;
 mod kernel_probes;
+mod properties;
 mod refusals;
 mod replay;
 mod roundtrip;
