@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod collect;
 mod conntrack_corpus;
+mod corpus_all;
 mod corpus_replay;
 mod diff;
 mod fixtures;
