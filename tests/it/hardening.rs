@@ -406,3 +406,131 @@ fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     out.sort();
     out
 }
+
+/// Every command `collect` may run, as `program args…`: listings only.
+const READ_ONLY_COMMANDS: &[&str] = &[
+    "iptables-save -c",
+    "iptables-save -V",
+    "iptables-legacy-save -c",
+    "iptables-nft-save -c",
+    "ip route show table all",
+    "ip rule show",
+    "ip addr show",
+    "conntrack -L",
+    "conntrack -S",
+    "ipvsadm -Sn",
+    "ipvsadm -Lnc",
+    "ipset save",
+    "sysctl -a",
+    "date -u +%Y-%m-%dT%H:%M:%SZ",
+];
+
+#[test]
+fn collect_runs_only_listing_commands_and_writes_only_its_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = dir.path().join("calls.log");
+    // A stand-in for every program: logs its argv, prints nothing much.
+    let programs = ["iptables-save", "iptables-legacy-save", "iptables-nft-save", "ip", "conntrack", "ipvsadm", "ipset", "sysctl", "date", "iptables", "iptables-restore", "nft", "sh", "bash", "rm"];
+    for p in programs {
+        let script = format!("#!/bin/sh\necho \"{p} $*\" >> '{}'\necho ok\n", log.display());
+        let path = bin.join(p);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    let before = listing(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_nftrace"))
+        .args(["collect", "--out", out_dir.to_str().unwrap()])
+        .env("PATH", &bin)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    for c in &calls {
+        assert!(READ_ONLY_COMMANDS.contains(c), "collect ran {c:?}");
+    }
+    assert!(calls.len() >= 12, "{calls:?}");
+    // Nothing changed outside `out/` but the stand-ins' own log.
+    let after: Vec<_> = listing(dir.path())
+        .into_iter()
+        .filter(|(p, ..)| !p.starts_with(&out_dir) && *p != log)
+        .collect();
+    assert_eq!(after, before);
+    let mut written: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    // Each dump lands under the name the bundle loader reads.
+    for name in ["iptables-save.txt", "route.txt", "rule.txt", "addr.txt", "conntrack.txt", "ipvsadm.txt", "ipvs-conn.txt", "ipset.txt", "sysctl.txt"] {
+        assert!(written.iter().any(|w| w == name), "{name} missing from {written:?}");
+        assert!(
+            nftrace::bundle::BUNDLE_FILES.iter().any(|(f, _)| *f == name),
+            "{name} is no bundle file"
+        );
+    }
+}
+
+/// Every `src/` file with a line containing one of `needles`, as `path: needle`.
+fn sources_using(needles: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut todo = vec![root().join("src")];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let rel = f.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+        for n in needles {
+            if text.contains(n) {
+                hits.push(format!("{rel}: {n}"));
+            }
+        }
+    }
+    hits.sort();
+    hits.dedup();
+    hits
+}
+
+#[test]
+fn only_collect_starts_processes() {
+    let hits = sources_using(&["Command::new", "process::Command", "libc::exec", "std::os::unix::process"]);
+    assert_eq!(hits, ["src/collect.rs: Command::new", "src/collect.rs: process::Command"]);
+}
+
+#[test]
+fn only_collect_check_junit_and_the_generator_write_files() {
+    let hits = sources_using(&[
+        "fs::write",
+        "File::create",
+        "OpenOptions",
+        "create_dir",
+        "fs::remove",
+        "fs::rename",
+        "fs::copy",
+        "set_permissions",
+    ]);
+    assert_eq!(
+        hits,
+        [
+            "src/bin/nftrace-gen.rs: create_dir",
+            "src/bin/nftrace-gen.rs: fs::write",
+            "src/cli/check.rs: fs::write",
+            "src/collect.rs: create_dir",
+            "src/collect.rs: fs::write",
+        ]
+    );
+}
