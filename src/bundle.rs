@@ -120,11 +120,7 @@ impl BundlePaths {
     pub fn load(&self) -> Result<Host, LoadError> {
         let mut notes = Vec::new();
         let ruleset = match &self.iptables {
-            Some(p) => {
-                let ruleset = parse_iptables(p)?;
-                notes.extend(unreached_notes(&ruleset));
-                ruleset
-            }
+            Some(p) => parse_iptables(p)?,
             None => {
                 notes
                     .push("no iptables-save dump: no table exists, every hook accepts".to_string());
@@ -155,6 +151,8 @@ impl BundlePaths {
             );
         }
         let mut host = Host::new(ruleset, routing, notes);
+        let unreached = unreached_notes(&host);
+        host.load_notes.extend(unreached);
         host.sysctls = sysctls.unwrap_or_default();
         host.conntrack = conntrack;
         host.ipvs = self.load_ipvs(&mut host.load_notes)?;
@@ -287,10 +285,11 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<String, LoadError> {
 }
 
 /// Notes for user chains that no built-in chain leads to: their rules never run.
-fn unreached_notes(ruleset: &Ruleset) -> Vec<String> {
+fn unreached_notes(host: &Host) -> Vec<String> {
     const SHOWN: usize = 5;
     let note = |table: &crate::model::ruleset::Table| {
-        let chains = table.unreached_chains();
+        let masks = table.hook_masks_by(|name| host.chain_id(table.name, name));
+        let chains = table.unreached_chains_in(&masks);
         if chains.is_empty() {
             return None;
         }
@@ -313,5 +312,5 @@ fn unreached_notes(ruleset: &Ruleset) -> Vec<String> {
             names.join(", ")
         ))
     };
-    ruleset.tables.iter().filter_map(note).collect()
+    host.ruleset.tables.iter().filter_map(note).collect()
 }

@@ -379,6 +379,30 @@ impl Table {
             .enumerate()
             .map(|(i, c)| (c.name.as_str(), i))
             .collect();
+        self.hook_masks_by(|name| index.get(name).copied())
+    }
+
+    /// [`Table::hook_masks`] with a given chain index (name → position), so a
+    /// caller holding one does not build another.
+    pub fn hook_masks_by(&self, chain_index: impl Fn(&str) -> Option<usize>) -> Vec<u8> {
+        let edges: Vec<Vec<usize>> = self
+            .chains
+            .iter()
+            .map(|c| {
+                let mut to: Vec<usize> = c
+                    .rules
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        Target::Jump(n) | Target::Goto(n) => chain_index(n),
+                        _ => None,
+                    })
+                    .filter(|&i| self.chains.get(i).is_some_and(|c| !c.is_builtin()))
+                    .collect();
+                to.sort_unstable();
+                to.dedup();
+                to
+            })
+            .collect();
         let mut masks = vec![0u8; self.chains.len()];
         let mut work = Vec::new();
         for (i, chain) in self.chains.iter().enumerate() {
@@ -388,15 +412,9 @@ impl Table {
             }
         }
         while let Some(from) = work.pop() {
-            for rule in &self.chains[from].rules {
-                let (Target::Jump(to) | Target::Goto(to)) = &rule.target else {
-                    continue;
-                };
-                let Some(&to) = index.get(to.as_str()) else {
-                    continue;
-                };
+            for &to in &edges[from] {
                 let grown = masks[to] | masks[from];
-                if !self.chains[to].is_builtin() && grown != masks[to] {
+                if grown != masks[to] {
                     masks[to] = grown;
                     work.push(to);
                 }
@@ -407,7 +425,12 @@ impl Table {
 
     /// User chains with rules that no built-in chain leads to: their rules never run.
     pub fn unreached_chains(&self) -> Vec<&Chain> {
-        let masks = self.hook_masks();
+        self.unreached_chains_in(&self.hook_masks())
+    }
+
+    /// [`Table::unreached_chains`] from masks already computed.
+    pub fn unreached_chains_in(&self, masks: &[u8]) -> Vec<&Chain> {
+        let masks = masks.iter().copied();
         self.chains
             .iter()
             .zip(masks)

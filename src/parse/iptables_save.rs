@@ -348,11 +348,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.errors.extend(find_loops(&open));
-        self.errors.extend(kernel_checks::check_table(
-            self.file,
-            self.source,
-            &open.table,
-        ));
+        let masks = open.table.hook_masks_by(|n| open.index.get(n).copied());
+        let checks = kernel_checks::check_table(self.file, self.source, &open.table, &masks);
+        self.errors.extend(checks);
         for chain in &mut open.table.chains {
             // Most chains hold one or two rules; growth left room for four.
             chain.rules.shrink_to_fit();

@@ -126,11 +126,11 @@ impl At<'_> {
 }
 
 /// Every rule of `table` checked as iptables-restore and the kernel would.
-/// `source` is the dump the rules' text borrows from.
-pub fn check_table(file: &str, source: &str, table: &Table) -> Vec<ParseError> {
-    let masks = table.hook_masks();
+/// `source` is the dump the rules' text borrows from; `masks` are the
+/// chains' hook masks ([`Table::hook_masks`]).
+pub fn check_table(file: &str, source: &str, table: &Table, masks: &[u8]) -> Vec<ParseError> {
     let mut errors = Vec::new();
-    for (chain, &mask) in table.chains.iter().zip(&masks) {
+    for (chain, &mask) in table.chains.iter().zip(masks) {
         for rule in &chain.rules {
             let at = At {
                 file,
