@@ -433,9 +433,28 @@ fn collect_runs_only_listing_commands_and_writes_only_its_folder() {
     std::fs::create_dir(&bin).unwrap();
     let log = dir.path().join("calls.log");
     // A stand-in for every program: logs its argv, prints nothing much.
-    let programs = ["iptables-save", "iptables-legacy-save", "iptables-nft-save", "ip", "conntrack", "ipvsadm", "ipset", "sysctl", "date", "iptables", "iptables-restore", "nft", "sh", "bash", "rm"];
+    let programs = [
+        "iptables-save",
+        "iptables-legacy-save",
+        "iptables-nft-save",
+        "ip",
+        "conntrack",
+        "ipvsadm",
+        "ipset",
+        "sysctl",
+        "date",
+        "iptables",
+        "iptables-restore",
+        "nft",
+        "sh",
+        "bash",
+        "rm",
+    ];
     for p in programs {
-        let script = format!("#!/bin/sh\necho \"{p} $*\" >> '{}'\necho ok\n", log.display());
+        let script = format!(
+            "#!/bin/sh\necho \"{p} $*\" >> '{}'\necho ok\n",
+            log.display()
+        );
         let path = bin.join(p);
         std::fs::write(&path, script).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -448,7 +467,12 @@ fn collect_runs_only_listing_commands_and_writes_only_its_folder() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let calls = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<&str> = calls.lines().collect();
     for c in &calls {
@@ -467,10 +491,25 @@ fn collect_runs_only_listing_commands_and_writes_only_its_folder() {
         .collect();
     written.sort();
     // Each dump lands under the name the bundle loader reads.
-    for name in ["iptables-save.txt", "route.txt", "rule.txt", "addr.txt", "conntrack.txt", "ipvsadm.txt", "ipvs-conn.txt", "ipset.txt", "sysctl.txt"] {
-        assert!(written.iter().any(|w| w == name), "{name} missing from {written:?}");
+    for name in [
+        "iptables-save.txt",
+        "route.txt",
+        "rule.txt",
+        "addr.txt",
+        "conntrack.txt",
+        "ipvsadm.txt",
+        "ipvs-conn.txt",
+        "ipset.txt",
+        "sysctl.txt",
+    ] {
         assert!(
-            nftrace::bundle::BUNDLE_FILES.iter().any(|(f, _)| *f == name),
+            written.iter().any(|w| w == name),
+            "{name} missing from {written:?}"
+        );
+        assert!(
+            nftrace::bundle::BUNDLE_FILES
+                .iter()
+                .any(|(f, _)| *f == name),
             "{name} is no bundle file"
         );
     }
@@ -493,7 +532,11 @@ fn sources_using(needles: &[&str]) -> Vec<String> {
     let mut hits = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let rel = f.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         for n in needles {
             if text.contains(n) {
                 hits.push(format!("{rel}: {n}"));
@@ -507,8 +550,19 @@ fn sources_using(needles: &[&str]) -> Vec<String> {
 
 #[test]
 fn only_collect_starts_processes() {
-    let hits = sources_using(&["Command::new", "process::Command", "libc::exec", "std::os::unix::process"]);
-    assert_eq!(hits, ["src/collect.rs: Command::new", "src/collect.rs: process::Command"]);
+    let hits = sources_using(&[
+        "Command::new",
+        "process::Command",
+        "libc::exec",
+        "std::os::unix::process",
+    ]);
+    assert_eq!(
+        hits,
+        [
+            "src/collect.rs: Command::new",
+            "src/collect.rs: process::Command"
+        ]
+    );
 }
 
 #[test]

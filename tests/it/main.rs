@@ -9,6 +9,7 @@ mod corpus_replay;
 mod diff;
 mod fixtures;
 mod hardening;
+mod ip_forms;
 mod ipvs;
 mod ipvs_pipeline;
 mod kernel_probes;
