@@ -9,7 +9,7 @@
 
 use super::lex;
 use super::{subslice_offset, ParseError};
-use crate::model::matches::MatchKind;
+use crate::model::matches::{Match, MatchKind};
 use crate::model::ruleset::{hook_bit, hook_names, Chain, Rule, Table, TableName};
 use crate::model::target::Target;
 
@@ -39,7 +39,7 @@ fn target_limits(name: &str) -> Option<Limits> {
         "TTL" | "TOS" | "DSCP" | "ECN" | "CHECKSUM" => (Some(TableName::Mangle), ALL),
         "TPROXY" => (Some(TableName::Mangle), PRE),
         "NOTRACK" | "CT" | "TRACE" => (Some(TableName::Raw), ALL),
-        "CLASSIFY" => (None, OUT | FWD | POST),
+        "CLASSIFY" | "TCPMSS" => (None, OUT | FWD | POST),
         _ => return None,
     };
     Some(Limits { table, hooks })
@@ -185,13 +185,26 @@ fn iface_direction(at: &At<'_>) -> Option<ParseError> {
 
 /// Protocols a match needs as the rule's `-p`, not inverted (`.proto` of the
 /// match, checked by `xt_check_match`; multiport checks it in `check_proto`).
-fn needed_protocols(kind: &MatchKind) -> Option<&'static [u8]> {
-    match kind {
-        MatchKind::Tcp(_) => Some(&[6]),
-        MatchKind::Udp(_) => Some(&[17]),
-        MatchKind::Icmp(_) => Some(&[1]),
-        MatchKind::Multiport(_) => Some(&[6, 17, 136, 132, 33]),
+fn needed_protocols(m: &Match) -> Option<&'static [u8]> {
+    match (&m.kind, m.module.as_str()) {
+        (MatchKind::Tcp(_), _) | (MatchKind::Other(_), "tcpmss") => Some(&[6]),
+        (MatchKind::Udp(_), _) => Some(&[17]),
+        (MatchKind::Icmp(_), _) => Some(&[1]),
+        (MatchKind::Multiport(_), _) => Some(&[6, 17, 136, 132, 33]),
+        (MatchKind::Other(_), "sctp") => Some(&[132]),
+        (MatchKind::Other(_), "dccp") => Some(&[33]),
+        (MatchKind::Other(_), "esp") => Some(&[50]),
+        (MatchKind::Other(_), "ah") => Some(&[51]),
         _ => None,
+    }
+}
+
+/// The protocol a match needs, as `-p` spells it, for messages.
+fn protocol_names(m: &Match) -> &str {
+    match m.module.as_str() {
+        "multiport" => "tcp, udp, udplite, sctp or dccp",
+        "tcpmss" => "tcp",
+        module => module,
     }
 }
 
@@ -204,15 +217,13 @@ fn match_protocols(at: &At<'_>) -> Option<ParseError> {
         .filter(|p| !p.invert)
         .map(|p| p.value.number);
     let m = at.rule.matches.iter().find(|m| {
-        needed_protocols(&m.kind).is_some_and(|need| !proto.is_some_and(|p| need.contains(&p)))
+        needed_protocols(m).is_some_and(|need| !proto.is_some_and(|p| need.contains(&p)))
     })?;
     let module = m.module.as_str();
-    let want = if module == "multiport" {
-        "tcp, udp, udplite, sctp or dccp"
-    } else {
-        module
-    };
-    let expected = format!("-p {want} (not inverted) in a rule with -m {module}");
+    let expected = format!(
+        "-p {} (not inverted) in a rule with -m {module}",
+        protocol_names(m)
+    );
     Some(if m.implicit {
         at.err(&["-p", "--protocol"], true, expected)
     } else {
@@ -220,21 +231,66 @@ fn match_protocols(at: &At<'_>) -> Option<ParseError> {
     })
 }
 
-/// Hooks a match may be reached from, when it has limits.
+/// Hooks a match may be reached from, when it has limits, and what to name.
 fn match_limits(kind: &MatchKind, module: &str) -> Option<(u8, &'static str)> {
-    match kind {
-        MatchKind::Mac(_) => Some((PRE | IN | FWD, "-m mac")),
-        MatchKind::Addrtype(a) if a.limit_iface_in => Some((PRE | IN | FWD, "--limit-iface-in")),
-        MatchKind::Addrtype(a) if a.limit_iface_out => {
+    match (kind, module) {
+        (MatchKind::Mac(_), _) => Some((PRE | IN | FWD, "-m mac")),
+        (MatchKind::Addrtype(a), _) if a.limit_iface_in => {
+            Some((PRE | IN | FWD, "--limit-iface-in"))
+        }
+        (MatchKind::Addrtype(a), _) if a.limit_iface_out => {
             Some((FWD | OUT | POST, "--limit-iface-out"))
         }
-        MatchKind::Other(_) if module == "owner" => Some((OUT | POST, "-m owner")),
+        (MatchKind::Other(_), "owner") => Some((OUT | POST, "-m owner")),
+        (MatchKind::Other(_), "socket") => Some((PRE | IN, "-m socket")),
+        (MatchKind::Other(_), "rpfilter") => Some((PRE, "-m rpfilter")),
+        (MatchKind::Other(words), "policy") => policy_limits(words),
+        (MatchKind::Other(words), "physdev") => physdev_limits(words),
         _ => None,
     }
 }
 
+/// `policy_mt_check`: `--dir in` not from OUTPUT/POSTROUTING, `--dir out` not
+/// from PREROUTING/INPUT.
+fn policy_limits(words: &[String]) -> Option<(u8, &'static str)> {
+    let dir = words.windows(2).find(|w| w[0] == "--dir")?;
+    match dir[1].as_str() {
+        "in" => Some((PRE | IN | FWD, "--dir")),
+        "out" => Some((FWD | OUT | POST, "--dir")),
+        _ => None,
+    }
+}
+
+/// `physdev_mt_check`: `--physdev-out`/`--physdev-is-out` need
+/// `--physdev-is-bridged` (not inverted) when reached from OUTPUT.
+fn physdev_limits(words: &[String]) -> Option<(u8, &'static str)> {
+    let out = words
+        .iter()
+        .any(|w| w == "--physdev-out" || w == "--physdev-is-out");
+    let bridged = words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| w == "--physdev-is-bridged" && (i == 0 || words[i - 1] != "!"));
+    (out && !bridged).then_some((ALL & !OUT, "-m physdev"))
+}
+
+/// Tables a match is limited to (`rpfilter_check`: raw and mangle).
+fn match_tables(module: &str) -> Option<&'static [TableName]> {
+    (module == "rpfilter").then_some(&[TableName::Raw, TableName::Mangle])
+}
+
 fn match_hooks(at: &At<'_>) -> Option<ParseError> {
     at.rule.matches.iter().find_map(|m| {
+        if let Some(tables) = match_tables(&m.module).filter(|t| !t.contains(&at.table)) {
+            let names: Vec<&str> = tables.iter().map(|t| t.as_str()).collect();
+            let expected = format!(
+                "a match of table {} (-m {} is valid only in table {})",
+                at.table,
+                m.module,
+                names.join(" or ")
+            );
+            return Some(at.err_module(&m.module, expected));
+        }
         let (hooks, what) = match_limits(&m.kind, &m.module)?;
         let bad = at.mask & !hooks;
         (bad != 0).then(|| {
@@ -286,19 +342,26 @@ fn target_place(at: &At<'_>) -> Option<ParseError> {
     })
 }
 
-/// `reject_tg_check` (ipt_REJECT.c): `tcp-reset` only in a rule for `-p tcp`.
-fn reject_protocol(at: &At<'_>) -> Option<ParseError> {
-    let Target::Reject(with) = &at.rule.target else {
-        return None;
-    };
-    let tcp = at
-        .rule
-        .ip
+/// True when the rule is `-p tcp` (not inverted).
+fn is_tcp(rule: &Rule) -> bool {
+    rule.ip
         .proto
         .as_ref()
-        .is_some_and(|p| !p.invert && p.value.number == 6);
-    (with.name == "tcp-reset" && !tcp).then(|| {
-        let expected = "another --reject-with, or -p tcp in this rule (tcp-reset needs it)";
-        at.err(&["--reject-with"], true, expected.to_string())
-    })
+        .is_some_and(|p| !p.invert && p.value.number == 6)
+}
+
+/// `reject_tg_check` (ipt_REJECT.c): `tcp-reset` only in a rule for `-p tcp`;
+/// TCPMSS has `.proto = IPPROTO_TCP`, checked by `xt_check_target`.
+fn reject_protocol(at: &At<'_>) -> Option<ParseError> {
+    match &at.rule.target {
+        Target::Reject(with) if with.name == "tcp-reset" && !is_tcp(at.rule) => {
+            let expected = "another --reject-with, or -p tcp in this rule (tcp-reset needs it)";
+            Some(at.err(&["--reject-with"], true, expected.to_string()))
+        }
+        Target::Other { name, .. } if name == "TCPMSS" && !is_tcp(at.rule) => {
+            let expected = "-p tcp (not inverted) in a rule with -j TCPMSS";
+            Some(at.err(&["-j", "--jump"], true, expected.to_string()))
+        }
+        _ => None,
+    }
 }
