@@ -280,8 +280,27 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<String, LoadError> {
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(decode(bytes))
+}
+
+/// Text from a file's bytes: UTF-8 (a leading byte-order mark dropped), or
+/// UTF-16 when it starts with a UTF-16 byte-order mark (a dump saved by a
+/// Windows editor or PowerShell redirect). Invalid sequences become U+FFFD.
+fn decode(bytes: Vec<u8>) -> String {
+    let utf16 = |b: &[u8], from: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = b
+            .chunks(2)
+            .map(|c| from([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes.as_slice() {
+        [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        _ => String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 /// Notes for user chains that no built-in chain leads to: their rules never run.

@@ -588,3 +588,53 @@ fn only_collect_check_junit_and_the_generator_write_files() {
         ]
     );
 }
+
+#[test]
+fn byte_order_marks_and_utf16_files_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        root().join("fixtures/cloud-vr1-portforward/bundle/iptables-save.txt"),
+    )
+    .unwrap();
+    let want = nftrace(&[
+        "show",
+        "--iptables",
+        root()
+            .join("fixtures/cloud-vr1-portforward/bundle/iptables-save.txt")
+            .to_str()
+            .unwrap(),
+        "--format",
+        "save",
+    ]);
+    assert_eq!(want.status.code(), Some(0));
+    let utf16 = |le: bool| -> Vec<u8> {
+        let bom: [u8; 2] = if le { [0xff, 0xfe] } else { [0xfe, 0xff] };
+        let units =
+            text.encode_utf16()
+                .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        bom.into_iter().chain(units).collect()
+    };
+    let utf8_bom: Vec<u8> = [0xef, 0xbb, 0xbf].into_iter().chain(text.bytes()).collect();
+    for (name, bytes) in [
+        ("bom8", utf8_bom),
+        ("le16", utf16(true)),
+        ("be16", utf16(false)),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = nftrace(&[
+            "show",
+            "--iptables",
+            path.to_str().unwrap(),
+            "--format",
+            "save",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, want.stdout, "{name}");
+    }
+}
