@@ -74,6 +74,9 @@ pub enum LoadError {
     /// The bundle folder does not exist.
     #[error("bundle folder {0} does not exist or is not a directory")]
     NoBundle(String),
+    /// More than one dump was to be read from standard input.
+    #[error("only one dump can be read from standard input (-), but {0} were given")]
+    StdinTwice(usize),
     /// A file is larger than [`MAX_DUMP_BYTES`].
     #[error(
         "{path} is larger than {limit} bytes: no dump of one host is that big (cut it, or check that it is the right file)"
@@ -118,6 +121,10 @@ impl BundlePaths {
 
     /// Reads and parses every given file into a [`Host`], noting what is missing.
     pub fn load(&self) -> Result<Host, LoadError> {
+        let stdin = self.all().filter(|p| p.as_os_str() == "-").count();
+        if stdin > 1 {
+            return Err(LoadError::StdinTwice(stdin));
+        }
         let mut notes = Vec::new();
         let ruleset = match &self.iptables {
             Some(p) => parse_iptables(p)?,
@@ -200,6 +207,23 @@ impl BundlePaths {
             ));
         }
         Ok(ConntrackTable::new(dump.entries))
+    }
+
+    /// Every path given.
+    fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        [
+            &self.iptables,
+            &self.routes,
+            &self.rules,
+            &self.addrs,
+            &self.conntrack,
+            &self.ipvs,
+            &self.ipvs_conn,
+            &self.ipset,
+            &self.sysctl,
+        ]
+        .into_iter()
+        .flatten()
     }
 
     fn optional<T>(

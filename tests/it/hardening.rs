@@ -638,3 +638,14 @@ fn byte_order_marks_and_utf16_files_load() {
         assert_eq!(out.stdout, want.stdout, "{name}");
     }
 }
+
+#[test]
+fn standard_input_is_read_for_one_dump_only() {
+    let out = nftrace(&["show", "--iptables", "-", "--routes", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("only one dump can be read from standard input (-), but 2 were given"),
+        "{err}"
+    );
+}
