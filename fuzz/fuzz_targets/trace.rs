@@ -28,7 +28,9 @@ fn host(text: &str) -> Host {
     let mut parts = text.split("\n%%\n");
     let mut next = || parts.next().unwrap_or("");
     let ruleset = parse::iptables_save::parse("ipt", next()).unwrap_or_default();
-    let routes = parse::ip_route::parse("route", next()).ok().map(|d| d.routes);
+    let routes = parse::ip_route::parse("route", next())
+        .ok()
+        .map(|d| d.routes);
     let rules = parse::ip_rule::parse("rule", next()).ok();
     let links = parse::ip_addr::parse("addr", next()).ok();
     let conntrack = parse::conntrack::parse_dump("ct", next(), true).ok();
@@ -56,7 +58,13 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
     let _ = nftrace::render::human::render(t, &nftrace::render::human::Palette::plain());
     let _ = nftrace::render::log::render(t, &Default::default());
     for e in &t.events {
-        let nftrace::trace::event::Event::Rule { rule, trace_type, text, .. } = e else {
+        let nftrace::trace::event::Event::Rule {
+            rule,
+            trace_type,
+            text,
+            ..
+        } = e
+        else {
             continue;
         };
         let chain = host
@@ -67,7 +75,10 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
         let n = rule.rulenum as usize;
         match trace_type {
             nftrace::trace::event::TraceType::Rule => {
-                let r = chain.rules.get(n.wrapping_sub(1)).unwrap_or_else(|| panic!("{rule}: no rule"));
+                let r = chain
+                    .rules
+                    .get(n.wrapping_sub(1))
+                    .unwrap_or_else(|| panic!("{rule}: no rule"));
                 assert_eq!(rule.line, Some(r.line), "{rule}");
                 assert_eq!(text.as_deref(), Some(r.text.as_str()), "{rule}");
             }
@@ -76,7 +87,10 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
             _ => match chain.rules.get(n.wrapping_sub(1)) {
                 Some(r) => {
                     assert!(r.is_unconditional(), "{rule}");
-                    assert!(matches!(r.target, Target::Accept | Target::Drop | Target::Return), "{rule}");
+                    assert!(
+                        matches!(r.target, Target::Accept | Target::Drop | Target::Return),
+                        "{rule}"
+                    );
                     assert_eq!(rule.line, Some(r.line), "{rule}");
                 }
                 None => assert_eq!(n, chain.rules.len() + 1, "{rule}"),
