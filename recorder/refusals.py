@@ -62,6 +62,7 @@ CASES: list[tuple[str, str, int | None]] = [
     ("dnat-postrouting", nat("-A POSTROUTING " + DNAT), 6),
     ("dnat-input", nat("-A INPUT " + DNAT), 6),
     ("dnat-in-filter", filt("-A FORWARD " + DNAT), 5),
+    ("dnat-in-filter-unreached-user-chain", filt("-A U " + DNAT, U), 6),
     ("dnat-in-mangle-prerouting", mangle("-A PREROUTING " + DNAT), 7),
     ("snat-postrouting", nat("-A POSTROUTING " + SNAT), None),
     ("snat-input", nat("-A INPUT " + SNAT), None),
