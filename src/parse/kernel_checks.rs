@@ -166,7 +166,7 @@ fn check_rule(at: &At<'_>) -> Option<ParseError> {
 }
 
 /// iptables refuses `-o` in PREROUTING/INPUT and `-i` in OUTPUT/POSTROUTING, by
-/// chain name (`generic_opt_check` callers in iptables/xshared.c).
+/// chain name ("Can't use -%c with %s" in `do_parse`, iptables/xshared.c).
 fn iface_direction(at: &At<'_>) -> Option<ParseError> {
     let name = at.chain.name.as_str();
     let (opts, flag) = match name {
