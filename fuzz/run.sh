@@ -19,7 +19,7 @@ run() {
 }
 case "${1:-}" in
     all) for t in $TARGETS; do run "$t" "${2:-60}"; done ;;
-    cmin) cargo fuzz cmin "$2" "corpus/$2" -- -dict=dict.txt ;;
+    cmin) cargo fuzz cmin "$2" "corpus/$2" -- -set_cover_merge=1 -dict=dict.txt ;;
     "") echo "usage: $0 TARGET|all [SECONDS] | cmin TARGET; targets: $TARGETS" >&2; exit 2 ;;
     *) run "$1" "${2:-60}" ;;
 esac
