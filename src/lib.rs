@@ -19,6 +19,7 @@
 //! * [`cli`]: argument handling, exit codes.
 //! * [`workload`]: seeded synthetic dumps for benchmarks (not part of the pipeline).
 
+pub mod analysis;
 pub mod bundle;
 pub mod check;
 pub mod cli;

@@ -239,7 +239,8 @@ fn transport(a: &PacketArgs) -> Result<Transport> {
     })
 }
 
-fn proto_number(text: &str) -> Result<u8> {
+/// `-p` as a protocol number (tcp, udp, icmp, gre, esp, ah, sctp or 0-255).
+pub fn proto_number(text: &str) -> Result<u8> {
     match text.to_ascii_lowercase().as_str() {
         "tcp" => Ok(proto::TCP),
         "udp" => Ok(proto::UDP),
@@ -254,7 +255,8 @@ fn proto_number(text: &str) -> Result<u8> {
     }
 }
 
-fn tcp_flags(text: &str) -> Result<u8> {
+/// `--tcp-flags` as flag bits (SYN,ACK or NONE).
+pub fn tcp_flags(text: &str) -> Result<u8> {
     if text.eq_ignore_ascii_case("NONE") {
         return Ok(0);
     }

@@ -66,6 +66,7 @@ pub fn trace_spec(host: &Host, spec: &ProbeSpec) -> trace::event::Trace {
         assume: AssumeConfig::parse(&spec.assume).unwrap_or_default(),
         force_ctstate: spec.ctstate,
         ipvs_dest: None,
+        record_evaluations: false,
     };
     trace::trace(host, &spec.probe, &opts)
 }

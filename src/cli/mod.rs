@@ -2,6 +2,7 @@
 //! Exit codes: 0 the command ran (whatever the verdict), 1 a negative answer
 //! (`check`: a probe failed; `diff`: behaviour changed), 2 bad input or usage.
 
+mod analysis;
 mod args;
 mod check;
 mod show;
@@ -64,6 +65,8 @@ fn dispatch(command: Command) -> Result<(String, u8)> {
         Command::Check(a) => check::run_check(&a),
         Command::Diff(a) => check::run_diff(&a),
         Command::Collect(a) => tools::collect(&a),
+        Command::Lint(a) => analysis::run_lint(&a),
+        Command::Search(a) => analysis::run_search(&a),
         Command::Completions(a) => Ok((tools::completions(a.shell), 0)),
         Command::Man => tools::man().map(|m| (m, 0)),
     }
@@ -104,8 +107,14 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
         assume,
         force_ctstate: a.ctstate,
         ipvs_dest: a.ipvs_dest.as_deref().map(probe::addr_port).transpose()?,
+        record_evaluations: false,
     };
-    let t = trace::trace(&host, &probe, &opts);
+    let (t, explanation) = if a.explain {
+        let (t, e) = crate::analysis::explain::explain(&host, &probe, &opts);
+        (t, Some(e))
+    } else {
+        (trace::trace(&host, &probe, &opts), None)
+    };
     let reply = if a.reply {
         Some(trace_reply(&host, &t, &opts)?)
     } else {
@@ -119,14 +128,23 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
                 out.push_str("# reply\n");
                 out.push_str(&render::log::render(r, &fields));
             }
+            if let Some(e) = &explanation {
+                out.push_str(&render::analysis::explain_log(e));
+            }
             out
         }
-        TraceFormat::Json => match &reply {
-            None => render::json::render(&t),
-            Some(r) => {
+        TraceFormat::Json => match (&reply, &explanation) {
+            (None, None) => render::json::render(&t),
+            (None, Some(e)) => {
+                let mut doc = serde_json::to_value(render::json::document(&t))?;
+                doc["explain"] = serde_json::to_value(e)?;
+                serde_json::to_string_pretty(&doc)? + "\n"
+            }
+            (Some(r), e) => {
                 let doc = serde_json::json!({
                     "request": render::json::document(&t),
                     "reply": render::json::document(r),
+                    "explain": e,
                 });
                 serde_json::to_string_pretty(&doc)? + "\n"
             }
@@ -135,6 +153,9 @@ fn run_trace(a: &TraceArgs) -> Result<String> {
             let color = render::human::use_color(a.color, std::io::stdout().is_terminal());
             let palette = render::human::Palette::new(color);
             let mut out = render::human::render(&t, &palette);
+            if let Some(e) = &explanation {
+                out.push_str(&render::analysis::explain_human(e, &palette));
+            }
             if let Some(r) = &reply {
                 out.push_str("\n── reply ──\n");
                 out.push_str(&render::human::render(r, &palette));

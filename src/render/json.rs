@@ -785,6 +785,7 @@ pub(crate) mod samples {
             assumptions: vec![assumption(Some(accept))],
             connection: None,
             ipvs_conn: None,
+            evaluations: Vec::new(),
         }
     }
 
@@ -827,6 +828,7 @@ pub(crate) mod samples {
             assumptions: vec![],
             connection: None,
             ipvs_conn: None,
+            evaluations: Vec::new(),
         }
     }
 }
@@ -1065,6 +1067,7 @@ mod tests {
             assumptions: vec![],
             connection: None,
             ipvs_conn: None,
+            evaluations: Vec::new(),
         };
         assert_eq!(render(&trace), GOLDEN);
     }

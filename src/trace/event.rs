@@ -344,6 +344,36 @@ pub struct Trace {
     /// The IPVS connection the packet created, when IPVS scheduled it.
     #[serde(skip)]
     pub ipvs_conn: Option<crate::model::ipvs::IpvsConn>,
+    /// Every rule the walk evaluated, matched or not, when
+    /// [`TraceOptions::record_evaluations`](super::walk::TraceOptions) asked for them.
+    #[serde(skip)]
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// One rule evaluated against the packet as it was at that point: what
+/// `--explain` and `search` reason about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Hook being traversed.
+    pub hook: Hook,
+    /// Table of the rule.
+    pub table: TableName,
+    /// Index of the chain in the table.
+    pub chain: usize,
+    /// Index of the rule in the chain (rule number − 1).
+    pub rule: usize,
+    /// True when every match of the rule held.
+    pub matched: bool,
+    /// The packet the rule saw.
+    pub packet: Packet,
+    /// Input device the hook saw.
+    pub in_dev: Option<String>,
+    /// Output device the hook saw.
+    pub out_dev: Option<String>,
+    /// Conntrack state name (`NEW`, `ESTABLISHED`, …) the rule saw.
+    pub ct_state: &'static str,
+    /// Mark of the packet's connection, when it has one.
+    pub ct_mark: Option<u32>,
 }
 
 impl Trace {

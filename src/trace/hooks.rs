@@ -342,6 +342,7 @@ impl Walk<'_> {
         let connection = self.ct.conn().filter(|c| c.confirmed).cloned();
         Trace {
             ipvs_conn: self.ipvs_conn,
+            evaluations: self.evaluations,
             connection,
             initial: probe.packet.clone(),
             final_packet: self.pkt,

@@ -6,7 +6,7 @@
 //! matched entry is reported as the kernel's TRACE would log it, before its
 //! target runs.
 
-use super::event::{Event, RuleRef, TraceType, Verdict};
+use super::event::{Evaluation, Event, RuleRef, TraceType, Verdict};
 use super::matcher::{header_matches, rule_matches, MatchCtx};
 use super::targets::TargetResult;
 use super::walk::Walk;
@@ -71,11 +71,14 @@ impl Walk<'_> {
             // The fixed header (`ip_packet_match`) first: it rejects most rules of a
             // large chain without building the rule's reference.
             if !self.header_matches(rule) {
+                self.record_evaluation(t.name, pos, false);
                 pos.rule += 1;
                 continue;
             }
             let rule_ref = self.rule_ref(t.name, chain, pos.rule + 1, Some(rule.line));
-            if !self.matches(rule, &rule_ref) {
+            let hit = self.matches(rule, &rule_ref);
+            self.record_evaluation(t.name, pos, hit);
+            if !hit {
                 pos.rule += 1;
                 continue;
             }
@@ -163,6 +166,25 @@ impl Walk<'_> {
                 Ok(caller)
             }
         }
+    }
+
+    /// Keeps what the rule at `pos` saw, when the options ask for it.
+    fn record_evaluation(&mut self, table: TableName, pos: Pos, matched: bool) {
+        if !self.opts.record_evaluations {
+            return;
+        }
+        self.evaluations.push(Evaluation {
+            hook: self.hook,
+            table,
+            chain: pos.chain,
+            rule: pos.rule,
+            matched,
+            packet: self.pkt.clone(),
+            in_dev: self.in_dev.clone(),
+            out_dev: self.out_dev.clone(),
+            ct_state: self.ct.name(),
+            ct_mark: self.ct.conn().map(|c| c.mark),
+        });
     }
 
     fn emit_return(&mut self, t: &Table, chain: usize, depth: usize) {

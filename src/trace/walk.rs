@@ -17,6 +17,9 @@ pub struct TraceOptions {
     pub force_ctstate: Option<ForcedState>,
     /// `--ipvs-dest`: the real server IPVS picks, overriding the scheduler.
     pub ipvs_dest: Option<(std::net::Ipv4Addr, u16)>,
+    /// Record every rule evaluation in [`Trace::evaluations`](super::event::Trace)
+    /// (for `--explain` and `search`; off for plain traces).
+    pub record_evaluations: bool,
 }
 
 /// `skb->ipvs_property` and what `-m ipvs` reads of the connection.
@@ -79,6 +82,8 @@ pub struct Walk<'a> {
     pub ipvs: Option<IpvsMark>,
     /// The IPVS connection a scheduled request created (what `ipvsadm -Lnc` would list).
     pub ipvs_conn: Option<crate::model::ipvs::IpvsConn>,
+    /// Rules evaluated so far, when recorded.
+    pub evaluations: Vec<super::event::Evaluation>,
 }
 
 impl<'a> Walk<'a> {
@@ -103,6 +108,7 @@ impl<'a> Walk<'a> {
             next_hop: None,
             ipvs: None,
             ipvs_conn: None,
+            evaluations: Vec::new(),
         }
     }
 

@@ -211,3 +211,98 @@ fn forced_established_state_skips_the_nat_chains() {
         "nat chain consulted: {events}"
     );
 }
+
+/// `lint` exits 1 at or above `--fail-on`, 0 below; `search` exits 1 when no
+/// class reaches the goal; `trace --explain --format json` adds `explain`.
+#[test]
+fn analysis_commands_exit_codes_and_json() {
+    let lint_dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/cloud-vr1-portforward/bundle"
+    );
+    let warn = nftrace(&["lint", "--dump", lint_dir, "--fail-on", "warning"]);
+    assert_eq!(
+        warn.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&warn.stdout)
+    );
+    assert!(String::from_utf8_lossy(&warn.stdout).contains("nat-fan-in"));
+    let err = nftrace(&["lint", "--dump", lint_dir]);
+    assert_eq!(err.status.code(), Some(0));
+    let vr2 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/cloud-vr2-firewall-drop/bundle"
+    );
+    let none = nftrace(&[
+        "search",
+        "--dump",
+        vr2,
+        "--from-iif",
+        "eth2",
+        "-d",
+        "172.17.21.105",
+        "-p",
+        "tcp",
+        "--dport",
+        "0:299",
+        "--verdict",
+        "accept",
+    ]);
+    assert_eq!(
+        none.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&none.stdout)
+    );
+    let some = nftrace(&[
+        "search",
+        "--dump",
+        vr2,
+        "--from-iif",
+        "eth2",
+        "-d",
+        "172.17.21.105",
+        "-p",
+        "tcp",
+        "--verdict",
+        "accept",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(some.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&some.stdout).expect("json");
+    assert_eq!(
+        doc["result"]["classes"][0]["region"]["dport"][0],
+        serde_json::json!([300, 65535])
+    );
+    let bad = nftrace(&["search", "--dump", vr2, "--dport", "9:1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let explain = nftrace(&[
+        "trace",
+        "--dump",
+        vr2,
+        "-s",
+        "183.62.15.118",
+        "-d",
+        "172.17.21.105",
+        "-p",
+        "tcp",
+        "--dport",
+        "22",
+        "-i",
+        "eth2",
+        "--explain",
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&explain.stdout).expect("json");
+    assert_eq!(doc["verdict"], "DROP");
+    assert!(
+        doc["explain"]["near_misses"]
+            .as_array()
+            .expect("near misses")
+            .len()
+            >= 3
+    );
+}

@@ -142,8 +142,7 @@ pub(crate) fn check_probe(name: &str, host: &Host, probe: &Value, out: &mut Outc
     let opts = TraceOptions {
         assume: nftrace::trace::assume::AssumeConfig::parse(&assume)
             .unwrap_or_else(|e| panic!("{name}: {e}")),
-        force_ctstate: None,
-        ipvs_dest: None,
+        ..TraceOptions::default()
     };
     let t = trace(host, &p, &opts);
     out.probes += 1;
