@@ -127,7 +127,11 @@ impl BundlePaths {
         }
         let mut notes = Vec::new();
         let ruleset = match &self.iptables {
-            Some(p) => parse_iptables(p)?,
+            Some(p) => {
+                let (ruleset, masks) = parse_iptables(p)?;
+                notes.extend(unreached_notes(&ruleset, &masks));
+                ruleset
+            }
             None => {
                 notes
                     .push("no iptables-save dump: no table exists, every hook accepts".to_string());
@@ -158,8 +162,6 @@ impl BundlePaths {
             );
         }
         let mut host = Host::new(ruleset, routing, notes);
-        let unreached = unreached_notes(&host);
-        host.load_notes.extend(unreached);
         host.sysctls = sysctls.unwrap_or_default();
         host.conntrack = conntrack;
         host.ipvs = self.load_ipvs(&mut host.load_notes)?;
@@ -252,7 +254,7 @@ fn parse_file<T>(
 
 /// Reads an iptables-save dump into one shared buffer (the file's `String` is
 /// freed before parsing starts) and parses it.
-fn parse_iptables(path: &Path) -> Result<Ruleset, LoadError> {
+fn parse_iptables(path: &Path) -> Result<(Ruleset, Vec<Vec<u8>>), LoadError> {
     let name = path.display().to_string();
     let text: std::sync::Arc<str> = read_text(path)?.into();
     let shown = if name == "-" {
@@ -260,7 +262,7 @@ fn parse_iptables(path: &Path) -> Result<Ruleset, LoadError> {
     } else {
         name.as_str()
     };
-    Ok(parse::iptables_save::parse_shared(shown, text)?)
+    Ok(parse::iptables_save::parse_reach(shown, text)?)
 }
 
 /// Reads a dump (`-` = standard input) as text, refusing more than
@@ -296,9 +298,11 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<String, LoadError> {
         let file = std::fs::File::open(path).map_err(io)?;
         // Refuse a big regular file before reading it; the `take` below also
         // bounds pipes and devices, whose length metadata says nothing.
-        if file.metadata().map_err(io)?.len() > limit {
+        let len = file.metadata().map_err(io)?.len();
+        if len > limit {
             return Err(too_large());
         }
+        bytes.reserve_exact(usize::try_from(len).unwrap_or(0) + 1);
         file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     }
     if bytes.len() as u64 > limit {
@@ -328,11 +332,11 @@ fn decode(bytes: Vec<u8>) -> String {
 }
 
 /// Notes for user chains that no built-in chain leads to: their rules never run.
-fn unreached_notes(host: &Host) -> Vec<String> {
+/// `masks` are the tables' hook masks as the parser computed them.
+fn unreached_notes(ruleset: &Ruleset, masks: &[Vec<u8>]) -> Vec<String> {
     const SHOWN: usize = 5;
-    let note = |table: &crate::model::ruleset::Table| {
-        let masks = table.hook_masks_by(|name| host.chain_id(table.name, name));
-        let chains = table.unreached_chains_in(&masks);
+    let note = |(table, masks): (&crate::model::ruleset::Table, &Vec<u8>)| {
+        let chains = table.unreached_chains_in(masks);
         if chains.is_empty() {
             return None;
         }
@@ -355,5 +359,5 @@ fn unreached_notes(host: &Host) -> Vec<String> {
             names.join(", ")
         ))
     };
-    host.ruleset.tables.iter().filter_map(note).collect()
+    ruleset.tables.iter().zip(masks).filter_map(note).collect()
 }

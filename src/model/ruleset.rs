@@ -379,48 +379,20 @@ impl Table {
             .enumerate()
             .map(|(i, c)| (c.name.as_str(), i))
             .collect();
-        self.hook_masks_by(|name| index.get(name).copied())
-    }
-
-    /// [`Table::hook_masks`] with a given chain index (name → position), so a
-    /// caller holding one does not build another.
-    pub fn hook_masks_by(&self, chain_index: impl Fn(&str) -> Option<usize>) -> Vec<u8> {
-        let edges: Vec<Vec<usize>> = self
+        let edges: Vec<Vec<(usize, usize)>> = self
             .chains
             .iter()
             .map(|c| {
-                let mut to: Vec<usize> = c
-                    .rules
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        Target::Jump(n) | Target::Goto(n) => chain_index(n),
+                let jumps = c.rules.iter().enumerate();
+                jumps
+                    .filter_map(|(ri, r)| match &r.target {
+                        Target::Jump(n) | Target::Goto(n) => Some((ri, *index.get(n.as_str())?)),
                         _ => None,
                     })
-                    .filter(|&i| self.chains.get(i).is_some_and(|c| !c.is_builtin()))
-                    .collect();
-                to.sort_unstable();
-                to.dedup();
-                to
+                    .collect()
             })
             .collect();
-        let mut masks = vec![0u8; self.chains.len()];
-        let mut work = Vec::new();
-        for (i, chain) in self.chains.iter().enumerate() {
-            if let Some(bit) = chain.policy.and(hook_bit(&chain.name)) {
-                masks[i] = bit;
-                work.push(i);
-            }
-        }
-        while let Some(from) = work.pop() {
-            for &to in &edges[from] {
-                let grown = masks[to] | masks[from];
-                if grown != masks[to] {
-                    masks[to] = grown;
-                    work.push(to);
-                }
-            }
-        }
-        masks
+        hook_masks_over(&self.chains, &edges)
     }
 
     /// User chains with rules that no built-in chain leads to: their rules never run.
@@ -438,4 +410,28 @@ impl Table {
             .map(|(c, _)| c)
             .collect()
     }
+}
+
+/// [`Table::hook_masks`] over a jump graph already built: `edges[c]` holds
+/// `(rule index, target chain)` for every jump and goto of chain `c`.
+/// Iterative; each chain is revisited only when its mask grows (at most five times).
+pub fn hook_masks_over(chains: &[Chain], edges: &[Vec<(usize, usize)>]) -> Vec<u8> {
+    let mut masks = vec![0u8; chains.len()];
+    let mut work = Vec::new();
+    for (i, chain) in chains.iter().enumerate() {
+        if let Some(bit) = chain.policy.and(hook_bit(&chain.name)) {
+            masks[i] = bit;
+            work.push(i);
+        }
+    }
+    while let Some(from) = work.pop() {
+        for &(_, to) in edges.get(from).map_or(&[][..], Vec::as_slice) {
+            let grown = masks[to] | masks[from];
+            if grown != masks[to] && !chains[to].is_builtin() {
+                masks[to] = grown;
+                work.push(to);
+            }
+        }
+    }
+    masks
 }

@@ -24,8 +24,8 @@ use crate::model::matches::{
     UdpMatch,
 };
 use crate::model::ruleset::{
-    AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg, Policy, Protocol,
-    Rule, RuleSpelling, Ruleset, Table, TableName,
+    hook_masks_over, AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg,
+    Policy, Protocol, Rule, RuleSpelling, Ruleset, Table, TableName,
 };
 use crate::model::target::{
     ConnmarkOp, MarkOp, MarkSpelling, NatFlags, NatRange, RejectWith, Target, TtlTargetOp,
@@ -43,11 +43,19 @@ pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
 /// Parses a dump already held in shared memory: that one copy backs every
 /// rule's text, comment and name (no second copy of a large dump).
 pub fn parse_shared(file: &str, source: Arc<str>) -> Result<Ruleset, ParseErrors> {
+    parse_reach(file, source).map(|(ruleset, _)| ruleset)
+}
+
+/// [`parse_shared`], also returning for each table (in order) the hooks each
+/// chain is reached from ([`crate::model::ruleset::Table::hook_masks`]), which
+/// the load checks computed anyway.
+pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
         file,
         tables: Vec::new(),
+        masks: Vec::new(),
         open: None,
         errors: Vec::new(),
     };
@@ -113,6 +121,9 @@ struct OpenTable<'a> {
     header: Ctx<'a>,
     index: ChainIndex,
     refs: Vec<ChainRef<'a>>,
+    /// `(chain, rule, hooks allowed)` of the rules whose target or matches
+    /// are limited to some hooks, checked once the jump graph is known.
+    limited: Vec<(usize, usize, u8)>,
 }
 
 /// Chain name → index in [`Table::chains`]. Chain names are short and trusted
@@ -147,6 +158,8 @@ struct Parser<'a> {
     words: Vec<Word<'a>>,
     file: &'a str,
     tables: Vec<Table>,
+    /// Per committed table, the hooks each chain is reached from.
+    masks: Vec<Vec<u8>>,
     open: Option<OpenTable<'a>>,
     errors: Vec<ParseError>,
 }
@@ -221,6 +234,7 @@ impl<'a> Parser<'a> {
             header: ctx,
             index: ChainIndex::default(),
             refs: Vec::new(),
+            limited: Vec::new(),
         });
         Ok(())
     }
@@ -304,7 +318,27 @@ impl<'a> Parser<'a> {
             ctx,
         };
         let spec = rule_spec(&mut cur, &open.index)?;
+        let mut rule = Rule {
+            line: line_u32(ctx.line),
+            counters,
+            ip: spec.ip,
+            matches: spec.matches,
+            target: spec.target,
+            text: ctx.shared(&ctx.text[cmd.start..]),
+            spelling: spec.spelling,
+        };
+        let place = kernel_checks::Place {
+            file: ctx.file,
+            source: ctx.source,
+            table: open.table.name,
+            chain: &open.table.chains[chain].name,
+            builtin: open.table.chains[chain].is_builtin(),
+        };
+        let allowed = kernel_checks::check_rule(place, &rule)?;
         let rules = &mut open.table.chains[chain].rules;
+        if allowed != kernel_checks::ALL_HOOKS {
+            open.limited.push((chain, rules.len(), allowed));
+        }
         if let Some(offset) = spec.unresolved {
             open.refs.push(ChainRef {
                 chain,
@@ -313,24 +347,15 @@ impl<'a> Parser<'a> {
                 offset,
             });
         }
-        let mut matches = spec.matches;
         // Growth leaves room for four; most rules hold two or three matches.
-        matches.shrink_to_fit();
+        rule.matches.shrink_to_fit();
         if rules.len() < 16 {
             // Most chains (kube-proxy's per-service and per-endpoint ones) hold a
             // few rules: grow them exactly rather than doubling, so the slack a
             // 200,000-rule dump would otherwise touch before COMMIT never exists.
             rules.reserve_exact(1);
         }
-        rules.push(Rule {
-            line: line_u32(ctx.line),
-            counters,
-            ip: spec.ip,
-            matches,
-            target: spec.target,
-            text: ctx.shared(&ctx.text[cmd.start..]),
-            spelling: spec.spelling,
-        });
+        rules.push(rule);
         Ok(())
     }
 
@@ -347,10 +372,11 @@ impl<'a> Parser<'a> {
                 self.errors.push(e);
             }
         }
-        self.errors.extend(find_loops(&open));
-        let masks = open.table.hook_masks_by(|n| open.index.get(n).copied());
-        let checks = kernel_checks::check_table(self.file, self.source, &open.table, &masks);
-        self.errors.extend(checks);
+        let edges = jump_edges(&open);
+        self.errors.extend(find_loops(&open, &edges));
+        let masks = hook_masks_over(&open.table.chains, &edges);
+        self.errors.extend(hook_errors(&open, &masks));
+        self.masks.push(masks);
         for chain in &mut open.table.chains {
             // Most chains hold one or two rules; growth left room for four.
             chain.rules.shrink_to_fit();
@@ -359,7 +385,7 @@ impl<'a> Parser<'a> {
     }
 
     /// End of input: a table left open is an error.
-    fn finish(mut self) -> Result<Ruleset, ParseErrors> {
+    fn finish(mut self) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
         if let Some(open) = &self.open {
             let h = open.header;
             let e = h.err(
@@ -370,9 +396,10 @@ impl<'a> Parser<'a> {
             self.errors.push(e);
         }
         if self.errors.is_empty() {
-            Ok(Ruleset {
+            let ruleset = Ruleset {
                 tables: self.tables,
-            })
+            };
+            Ok((ruleset, self.masks))
         } else {
             self.errors.sort_by_key(|e| (e.line, e.column));
             Err(ParseErrors(self.errors))
@@ -589,8 +616,7 @@ fn resolve_ref(
 /// a loop among chains no hook leads to is loaded). One error per loop, at the
 /// rule closing it. Iterative depth-first search, so deep chain nests cannot
 /// overflow the stack.
-fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
-    let edges = jump_edges(open);
+fn find_loops(open: &OpenTable<'_>, edges: &[Vec<(usize, usize)>]) -> Vec<ParseError> {
     let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
     for root in 0..edges.len() {
@@ -618,6 +644,27 @@ fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
         }
     }
     errors
+}
+
+/// The refusals of rules reached from a hook their target or a match does not
+/// allow (`xt_check_target`/`xt_check_match` against the entry's `comefrom`).
+fn hook_errors(open: &OpenTable<'_>, masks: &[u8]) -> Vec<ParseError> {
+    let chains = &open.table.chains;
+    let h = open.header;
+    open.limited
+        .iter()
+        .filter(|&&(chain, _, allowed)| masks[chain] & !allowed != 0)
+        .map(|&(chain, rule, _)| {
+            let place = kernel_checks::Place {
+                file: h.file,
+                source: h.source,
+                table: open.table.name,
+                chain: &chains[chain].name,
+                builtin: chains[chain].is_builtin(),
+            };
+            kernel_checks::hook_error(place, &chains[chain].rules[rule], masks[chain])
+        })
+        .collect()
 }
 
 /// Depth-first search marks of [`find_loops`].

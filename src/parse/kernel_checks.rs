@@ -10,7 +10,7 @@
 use super::lex;
 use super::{subslice_offset, ParseError};
 use crate::model::matches::{Match, MatchKind};
-use crate::model::ruleset::{hook_bit, hook_names, Chain, Rule, Table, TableName};
+use crate::model::ruleset::{hook_bit, hook_names, Rule, TableName};
 use crate::model::target::Target;
 
 const PRE: u8 = 1 << 0;
@@ -71,8 +71,10 @@ struct At<'a> {
     file: &'a str,
     source: &'a str,
     table: TableName,
-    chain: &'a Chain,
-    /// Hooks the chain is reached from.
+    /// The rule's chain, and whether it is a built-in chain.
+    chain: &'a str,
+    builtin: bool,
+    /// Hooks the chain is reached from (0 while the table is still being read).
     mask: u8,
     rule: &'a Rule,
 }
@@ -125,25 +127,83 @@ impl At<'_> {
     }
 }
 
-/// Every rule of `table` checked as iptables-restore and the kernel would.
-/// `source` is the dump the rules' text borrows from; `masks` are the
-/// chains' hook masks ([`Table::hook_masks`]).
-pub fn check_table(file: &str, source: &str, table: &Table, masks: &[u8]) -> Vec<ParseError> {
-    let mut errors = Vec::new();
-    for (chain, &mask) in table.chains.iter().zip(masks) {
-        for rule in &chain.rules {
-            let at = At {
-                file,
-                source,
-                table: table.name,
-                chain,
-                mask,
-                rule,
-            };
-            errors.extend(check_rule(&at));
+/// Where a rule is: file and dump (the rule's text borrows from `source`),
+/// table and chain (`builtin` for a built-in chain).
+#[derive(Clone, Copy)]
+pub struct Place<'a> {
+    /// File name for errors.
+    pub file: &'a str,
+    /// The whole dump.
+    pub source: &'a str,
+    /// The rule's table.
+    pub table: TableName,
+    /// The rule's chain.
+    pub chain: &'a str,
+    /// Whether the chain is built-in.
+    pub builtin: bool,
+}
+
+impl<'a> Place<'a> {
+    fn at(self, rule: &'a Rule, mask: u8) -> At<'a> {
+        At {
+            file: self.file,
+            source: self.source,
+            table: self.table,
+            chain: self.chain,
+            builtin: self.builtin,
+            mask,
+            rule,
         }
     }
-    errors
+}
+
+/// The hooks every rule may be reached from when nothing limits it.
+pub const ALL_HOOKS: u8 = ALL;
+
+/// The refusals of one rule that do not depend on the hooks reaching it
+/// (checked as the rule is read); on success, the hooks its target and
+/// matches allow ([`ALL_HOOKS`] when nothing limits them), for [`hook_error`]
+/// once the table's jump graph is known.
+pub fn check_rule(place: Place<'_>, rule: &Rule) -> Result<u8, ParseError> {
+    let at = place.at(rule, 0);
+    let refused = iface_direction(&at)
+        .or_else(|| match_protocols(&at))
+        .or_else(|| match_table(&at))
+        .or_else(|| target_table(&at))
+        .or_else(|| rule_protocol(&at));
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(allowed_hooks(rule)),
+    }
+}
+
+/// The refusal of a rule whose chain is reached from `mask`, which includes a
+/// hook outside those [`check_rule`] allowed (`xt_check_match`/`xt_check_target`
+/// against the entry's `comefrom`).
+pub fn hook_error(place: Place<'_>, rule: &Rule, mask: u8) -> ParseError {
+    let at = place.at(rule, mask);
+    match_hooks(&at)
+        .or_else(|| target_hooks(&at))
+        .unwrap_or_else(|| {
+            at.err(
+                &[],
+                false,
+                format!("a rule valid from {}", hook_names(mask)),
+            )
+        })
+}
+
+/// The hooks a rule's target and matches may be reached from.
+fn allowed_hooks(rule: &Rule) -> u8 {
+    let matches = rule
+        .matches
+        .iter()
+        .filter_map(|m| match_limits(&m.kind, &m.module))
+        .fold(ALL, |acc, (hooks, _)| acc & hooks);
+    let target = target_name(&rule.target)
+        .and_then(target_limits)
+        .map_or(ALL, |l| l.hooks);
+    matches & target
 }
 
 /// The dump line holding `rule` (its text is a slice of `source`).
@@ -156,19 +216,10 @@ fn line_of<'a>(source: &'a str, rule: &'a Rule) -> &'a str {
     source[start..end].trim_end()
 }
 
-/// The first refusal for one rule, if any.
-fn check_rule(at: &At<'_>) -> Option<ParseError> {
-    iface_direction(at)
-        .or_else(|| match_protocols(at))
-        .or_else(|| match_hooks(at))
-        .or_else(|| target_place(at))
-        .or_else(|| reject_protocol(at))
-}
-
 /// iptables refuses `-o` in PREROUTING/INPUT and `-i` in OUTPUT/POSTROUTING, by
 /// chain name ("Can't use -%c with %s" in `do_parse`, iptables/xshared.c).
 fn iface_direction(at: &At<'_>) -> Option<ParseError> {
-    let name = at.chain.name.as_str();
+    let name = at.chain;
     let (opts, flag) = match name {
         "PREROUTING" | "INPUT" if at.rule.ip.out_iface.is_some() => {
             (&["-o", "--out-interface"], "-o")
@@ -279,18 +330,23 @@ fn match_tables(module: &str) -> Option<&'static [TableName]> {
     (module == "rpfilter").then_some(&[TableName::Raw, TableName::Mangle])
 }
 
+/// `rpfilter_check`: the match's table.
+fn match_table(at: &At<'_>) -> Option<ParseError> {
+    at.rule.matches.iter().find_map(|m| {
+        let tables = match_tables(&m.module).filter(|t| !t.contains(&at.table))?;
+        let names: Vec<&str> = tables.iter().map(|t| t.as_str()).collect();
+        let expected = format!(
+            "a match of table {} (-m {} is valid only in table {})",
+            at.table,
+            m.module,
+            names.join(" or ")
+        );
+        Some(at.err_module(&m.module, expected))
+    })
+}
+
 fn match_hooks(at: &At<'_>) -> Option<ParseError> {
     at.rule.matches.iter().find_map(|m| {
-        if let Some(tables) = match_tables(&m.module).filter(|t| !t.contains(&at.table)) {
-            let names: Vec<&str> = tables.iter().map(|t| t.as_str()).collect();
-            let expected = format!(
-                "a match of table {} (-m {} is valid only in table {})",
-                at.table,
-                m.module,
-                names.join(" or ")
-            );
-            return Some(at.err_module(&m.module, expected));
-        }
         let (hooks, what) = match_limits(&m.kind, &m.module)?;
         let bad = at.mask & !hooks;
         (bad != 0).then(|| {
@@ -310,26 +366,29 @@ fn match_hooks(at: &At<'_>) -> Option<ParseError> {
 
 /// Where the rule's chain is reached from, for messages.
 fn reached(at: &At<'_>) -> String {
-    let name = at.chain.name.as_str();
-    if hook_bit(name).is_some() && at.chain.is_builtin() {
+    let name = at.chain;
+    if hook_bit(name).is_some() && at.builtin {
         format!("this is {name}")
     } else {
         format!("chain {name} is reached from {}", hook_names(at.mask))
     }
 }
 
-/// `xt_check_target`: the target's table, then its hooks against the chain's.
-fn target_place(at: &At<'_>) -> Option<ParseError> {
+/// `xt_check_target`: the target's table.
+fn target_table(at: &At<'_>) -> Option<ParseError> {
+    let name = target_name(&at.rule.target)?;
+    let table = target_limits(name)?.table.filter(|t| *t != at.table)?;
+    let expected = format!(
+        "a target of table {} ({name} is valid only in table {table})",
+        at.table
+    );
+    Some(at.err(&["-j", "--jump"], true, expected))
+}
+
+/// `xt_check_target`: the target's hooks against the hooks reaching the chain.
+fn target_hooks(at: &At<'_>) -> Option<ParseError> {
     let name = target_name(&at.rule.target)?;
     let limits = target_limits(name)?;
-    let jump = ["-j", "--jump"];
-    if let Some(table) = limits.table.filter(|t| *t != at.table) {
-        let expected = format!(
-            "a target of table {} ({name} is valid only in table {table})",
-            at.table
-        );
-        return Some(at.err(&jump, true, expected));
-    }
     let bad = at.mask & !limits.hooks;
     (bad != 0).then(|| {
         let expected = format!(
@@ -338,7 +397,7 @@ fn target_place(at: &At<'_>) -> Option<ParseError> {
             hook_names(limits.hooks),
             reached(at)
         );
-        at.err(&jump, true, expected)
+        at.err(&["-j", "--jump"], true, expected)
     })
 }
 
@@ -352,7 +411,7 @@ fn is_tcp(rule: &Rule) -> bool {
 
 /// `reject_tg_check` (ipt_REJECT.c): `tcp-reset` only in a rule for `-p tcp`;
 /// TCPMSS has `.proto = IPPROTO_TCP`, checked by `xt_check_target`.
-fn reject_protocol(at: &At<'_>) -> Option<ParseError> {
+fn rule_protocol(at: &At<'_>) -> Option<ParseError> {
     match &at.rule.target {
         Target::Reject(with) if with.name == "tcp-reset" && !is_tcp(at.rule) => {
             let expected = "another --reject-with, or -p tcp in this rule (tcp-reset needs it)";

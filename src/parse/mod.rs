@@ -44,18 +44,19 @@ pub fn is_shell_prompt(line: &str) -> bool {
 /// paste adds around a dump. A prompt anywhere else is left for the parser to
 /// report. Borrowed when there is nothing to blank.
 pub fn unframe(text: &str) -> Cow<'_, str> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let first = lines.next();
-    let last = lines.last();
-    let blank: Vec<usize> = [first, last]
-        .into_iter()
-        .flatten()
+    let first = text.lines().enumerate().find(|(_, l)| !l.trim().is_empty());
+    let mut blank: Vec<usize> = first
         .filter(|(_, l)| is_shell_prompt(l))
         .map(|(i, _)| i)
+        .into_iter()
         .collect();
+    // The last non-blank line, found from the end: a large dump is not scanned
+    // twice, and its line number is counted only when it is a prompt.
+    let last = text.lines().rev().find(|l| !l.trim().is_empty());
+    if let Some(last) = last.filter(|l| is_shell_prompt(l)) {
+        let at = subslice_offset(text, last).unwrap_or(0);
+        blank.push(text[..at].matches('\n').count());
+    }
     if blank.is_empty() {
         return Cow::Borrowed(text);
     }
