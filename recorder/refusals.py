@@ -164,6 +164,17 @@ CASES: list[tuple[str, str, int | None]] = [
     ("tcpmss-target-in-input", mangle("-A INPUT -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n"), 7),
     ("tcpmss-target-in-forward", mangle("-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n"), None),
     ("tcpmss-target-without-p-tcp", mangle("-A FORWARD -j TCPMSS --clamp-mss-to-pmtu\n"), 7),
+    ("dnat-port-without-p", nat("-A PREROUTING -j DNAT --to-destination 10.0.0.1:80\n"), 6),
+    ("dnat-port-with-p-icmp", nat("-A PREROUTING -p icmp -j DNAT --to-destination 10.0.0.1:80\n"), None),
+    ("dnat-port-with-p-gre", nat("-A PREROUTING -p gre -j DNAT --to-destination 10.0.0.1:80\n"), 6),
+    ("dnat-port-with-inverted-p-tcp", nat("-A PREROUTING ! -p tcp -j DNAT --to-destination 10.0.0.1:80\n"), None),
+    ("dnat-port-with-p-sctp", nat("-A PREROUTING -p sctp -j DNAT --to-destination 10.0.0.1:80\n"), None),
+    ("snat-port-with-p-udp", nat("-A POSTROUTING -p udp -j SNAT --to-source 10.0.0.1:1000-2000\n"), None),
+    ("snat-port-without-p", nat("-A POSTROUTING -j SNAT --to-source 10.0.0.1:1000-2000\n"), 6),
+    ("redirect-without-p", nat("-A PREROUTING -j REDIRECT\n"), None),
+    ("redirect-to-ports-without-p", nat("-A PREROUTING -j REDIRECT --to-ports 8080\n"), 6),
+    ("masquerade-to-ports-without-p", nat("-A POSTROUTING -j MASQUERADE --to-ports 1000-2000\n"), 6),
+    ("masquerade-to-ports-with-p-tcp", nat("-A POSTROUTING -p tcp -j MASQUERADE --to-ports 1000-2000\n"), None),
     ("nat-user-chain-dnat-and-snat-unreached", nat("-A U " + DNAT + "-A U " + SNAT, U), None),
 ]
 

@@ -401,6 +401,27 @@ fn target_hooks(at: &At<'_>) -> Option<ParseError> {
     })
 }
 
+/// True for a NAT target that sets ports (`--to-ports`, or `ip:port` ranges).
+fn nat_ports(target: &Target) -> bool {
+    match target {
+        Target::Dnat { ranges, .. } | Target::Snat { ranges, .. } => {
+            ranges.iter().any(|r| r.ports.is_some())
+        }
+        Target::Masquerade { ports, .. } | Target::Redirect { ports, .. } => ports.is_some(),
+        _ => false,
+    }
+}
+
+/// The `-p` a NAT target with ports needs: tcp, udp, sctp, dccp or icmp, its
+/// inversion not looked at (`portok` in the NAT extensions' parse functions,
+/// iptables/extensions/libxt_*NAT*.c, 1.8).
+fn port_protocol(rule: &Rule) -> bool {
+    rule.ip
+        .proto
+        .as_ref()
+        .is_some_and(|p| matches!(p.value.number, 6 | 17 | 132 | 33 | 1))
+}
+
 /// True when the rule is `-p tcp` (not inverted).
 fn is_tcp(rule: &Rule) -> bool {
     rule.ip
@@ -416,6 +437,19 @@ fn rule_protocol(at: &At<'_>) -> Option<ParseError> {
         Target::Reject(with) if with.name == "tcp-reset" && !is_tcp(at.rule) => {
             let expected = "another --reject-with, or -p tcp in this rule (tcp-reset needs it)";
             Some(at.err(&["--reject-with"], true, expected.to_string()))
+        }
+        target if nat_ports(target) && !port_protocol(at.rule) => {
+            let expected = "-p tcp, udp, sctp, dccp or icmp in a rule whose NAT target gives ports (iptables: \"Need TCP, UDP, SCTP or DCCP with port specification\")";
+            // At the first range with a port.
+            let pick = |words: &[lex::Word<'_>]| {
+                let ranged = words.windows(2).position(|w| {
+                    w[0].is("--to-ports")
+                        || ((w[0].is("--to-destination") || w[0].is("--to-source"))
+                            && w[1].as_str().contains(':'))
+                })?;
+                Some(ranged + 1)
+            };
+            Some(at.err_at(pick, expected.to_string()))
         }
         Target::Other { name, .. } if name == "TCPMSS" && !is_tcp(at.rule) => {
             let expected = "-p tcp (not inverted) in a rule with -j TCPMSS";

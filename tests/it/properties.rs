@@ -129,7 +129,13 @@ fn builtin_target(table: &'static str, chain: &'static str, tcp: bool) -> BoxedS
             (1u16..).prop_map(|p| format!("-j REDIRECT --to-ports {p}"))
         ]
         .boxed(),
-        ("nat", "PREROUTING" | "OUTPUT") => prop_oneof![anywhere_target(), dnat].boxed(),
+        // Ports in a NAT target need -p (iptables: "Need TCP, UDP, SCTP or DCCP with port specification").
+        ("nat", "PREROUTING" | "OUTPUT") => prop_oneof![
+            anywhere_target(),
+            any::<[u8; 4]>()
+                .prop_map(|a| format!("-j DNAT --to-destination {}", std::net::Ipv4Addr::from(a)))
+        ]
+        .boxed(),
         ("nat", "POSTROUTING") => prop_oneof![
             anywhere_target(),
             Just("-j MASQUERADE".to_string()),
