@@ -74,7 +74,25 @@ pub enum LoadError {
     /// The bundle folder does not exist.
     #[error("bundle folder {0} does not exist or is not a directory")]
     NoBundle(String),
+    /// More than one dump was to be read from standard input.
+    #[error("only one dump can be read from standard input (-), but {0} were given")]
+    StdinTwice(usize),
+    /// A file is larger than [`MAX_DUMP_BYTES`].
+    #[error(
+        "{path} is larger than {limit} bytes: no dump of one host is that big (cut it, or check that it is the right file)"
+    )]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
+
+/// The largest dump file read (1 GiB). Parsing keeps the whole text in memory,
+/// so a bigger file (a disk image, `/dev/zero`, a runaway log) is refused
+/// before it is read; a 200,000-rule kube-proxy dump is about 60 MB.
+pub const MAX_DUMP_BYTES: u64 = 1 << 30;
 
 impl BundlePaths {
     /// Fills paths not given explicitly from a bundle folder's fixed names.
@@ -103,9 +121,17 @@ impl BundlePaths {
 
     /// Reads and parses every given file into a [`Host`], noting what is missing.
     pub fn load(&self) -> Result<Host, LoadError> {
+        let stdin = self.all().filter(|p| p.as_os_str() == "-").count();
+        if stdin > 1 {
+            return Err(LoadError::StdinTwice(stdin));
+        }
         let mut notes = Vec::new();
         let ruleset = match &self.iptables {
-            Some(p) => parse_iptables(p)?,
+            Some(p) => {
+                let (ruleset, masks) = parse_iptables(p)?;
+                notes.extend(unreached_notes(&ruleset, &masks));
+                ruleset
+            }
             None => {
                 notes
                     .push("no iptables-save dump: no table exists, every hook accepts".to_string());
@@ -185,6 +211,23 @@ impl BundlePaths {
         Ok(ConntrackTable::new(dump.entries))
     }
 
+    /// Every path given.
+    fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        [
+            &self.iptables,
+            &self.routes,
+            &self.rules,
+            &self.addrs,
+            &self.conntrack,
+            &self.ipvs,
+            &self.ipvs_conn,
+            &self.ipset,
+            &self.sysctl,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     fn optional<T>(
         &self,
         path: &Option<PathBuf>,
@@ -200,10 +243,7 @@ fn parse_file<T>(
     parser: impl Fn(&str, &str) -> Result<T, ParseErrors>,
 ) -> Result<T, LoadError> {
     let name = path.display().to_string();
-    let text = read_text(path).map_err(|source| LoadError::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let text = read_text(path)?;
     let shown = if name == "-" {
         "<stdin>"
     } else {
@@ -214,30 +254,110 @@ fn parse_file<T>(
 
 /// Reads an iptables-save dump into one shared buffer (the file's `String` is
 /// freed before parsing starts) and parses it.
-fn parse_iptables(path: &Path) -> Result<Ruleset, LoadError> {
+fn parse_iptables(path: &Path) -> Result<(Ruleset, Vec<Vec<u8>>), LoadError> {
     let name = path.display().to_string();
-    let text: std::sync::Arc<str> = read_text(path)
-        .map_err(|source| LoadError::Io {
-            path: name.clone(),
-            source,
-        })?
-        .into();
+    let text: std::sync::Arc<str> = read_text(path)?.into();
     let shown = if name == "-" {
         "<stdin>"
     } else {
         name.as_str()
     };
-    Ok(parse::iptables_save::parse_shared(shown, text)?)
+    Ok(parse::iptables_save::parse_reach(shown, text)?)
 }
 
-fn read_text(path: &Path) -> std::io::Result<String> {
+/// Reads a dump (`-` = standard input) as text, refusing more than
+/// [`MAX_DUMP_BYTES`]; bytes that are not UTF-8 become U+FFFD.
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    let text = read_capped(path, MAX_DUMP_BYTES)?;
+    Ok(match parse::unframe(&text) {
+        std::borrow::Cow::Owned(s) => s,
+        std::borrow::Cow::Borrowed(_) => text,
+    })
+}
+
+/// [`read_text`] with a given limit.
+pub fn read_capped(path: &Path, limit: u64) -> Result<String, LoadError> {
+    let name = path.display().to_string();
+    let io = |source| LoadError::Io {
+        path: name.clone(),
+        source,
+    };
+    let too_large = || LoadError::TooLarge {
+        path: name.clone(),
+        limit,
+    };
+    let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        Ok(s)
+        let stdin = std::io::stdin();
+        stdin
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
     } else {
-        let bytes = std::fs::read(path)?;
-        Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        let file = std::fs::File::open(path).map_err(io)?;
+        // Refuse a big regular file before reading it; the `take` below also
+        // bounds pipes and devices, whose length metadata says nothing.
+        let len = file.metadata().map_err(io)?.len();
+        if len > limit {
+            return Err(too_large());
+        }
+        bytes.reserve_exact(usize::try_from(len).unwrap_or(0) + 1);
+        file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     }
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(decode(bytes))
+}
+
+/// Text from a file's bytes: UTF-8 (a leading byte-order mark dropped), or
+/// UTF-16 when it starts with a UTF-16 byte-order mark (a dump saved by a
+/// Windows editor or PowerShell redirect). Invalid sequences become U+FFFD.
+fn decode(bytes: Vec<u8>) -> String {
+    let utf16 = |b: &[u8], from: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = b
+            .chunks(2)
+            .map(|c| from([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes.as_slice() {
+        [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        _ => String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// Notes for user chains that no built-in chain leads to: their rules never run.
+/// `masks` are the tables' hook masks as the parser computed them.
+fn unreached_notes(ruleset: &Ruleset, masks: &[Vec<u8>]) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let note = |(table, masks): (&crate::model::ruleset::Table, &Vec<u8>)| {
+        let chains = table.unreached_chains_in(masks);
+        if chains.is_empty() {
+            return None;
+        }
+        let mut names: Vec<String> = chains
+            .iter()
+            .take(SHOWN)
+            .map(|c| format!("{} (line {})", c.name, c.line))
+            .collect();
+        if chains.len() > SHOWN {
+            names.push(format!("and {} more", chains.len() - SHOWN));
+        }
+        Some(format!(
+            "{}: {} never reached from a built-in chain, so their rules never run: {}",
+            table.name,
+            if chains.len() == 1 {
+                "1 user chain is".to_string()
+            } else {
+                format!("{} user chains are", chains.len())
+            },
+            names.join(", ")
+        ))
+    };
+    ruleset.tables.iter().zip(masks).filter_map(note).collect()
 }

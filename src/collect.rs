@@ -52,7 +52,7 @@ const CAPTURES: &[Capture] = &[
         argv: &["ipvsadm", "-Sn"],
     },
     Capture {
-        file: "ipvsadm-connections.txt",
+        file: "ipvs-conn.txt",
         argv: &["ipvsadm", "-Lnc"],
     },
     Capture {

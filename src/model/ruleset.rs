@@ -348,3 +348,90 @@ impl Ruleset {
             })
     }
 }
+
+/// The netfilter hooks in `NF_INET_*` order, by the name of their built-in chain;
+/// bit `i` of a hook mask is `HOOKS[i]`.
+pub const HOOKS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+
+/// The hook mask bit of a built-in chain name (`PREROUTING` → 1 << 0, …).
+pub fn hook_bit(chain: &str) -> Option<u8> {
+    HOOKS.iter().position(|h| *h == chain).map(|i| 1 << i)
+}
+
+/// The chain names of the hooks set in `mask`, comma-separated.
+pub fn hook_names(mask: u8) -> String {
+    let names: Vec<&str> = (0..HOOKS.len())
+        .filter(|i| mask & (1 << i) != 0)
+        .map(|i| HOOKS[i])
+        .collect();
+    names.join(", ")
+}
+
+impl Table {
+    /// For each chain (by index), the hooks it is reached from through jumps
+    /// and gotos: what `mark_source_chains` (ip_tables.c) stores in each
+    /// entry's `comefrom` and `xt_check_target` checks a target's hooks against.
+    /// A user chain no built-in chain leads to has mask 0.
+    pub fn hook_masks(&self) -> Vec<u8> {
+        let index: std::collections::HashMap<&str, usize> = self
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect();
+        let edges: Vec<Vec<(usize, usize)>> = self
+            .chains
+            .iter()
+            .map(|c| {
+                let jumps = c.rules.iter().enumerate();
+                jumps
+                    .filter_map(|(ri, r)| match &r.target {
+                        Target::Jump(n) | Target::Goto(n) => Some((ri, *index.get(n.as_str())?)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        hook_masks_over(&self.chains, &edges)
+    }
+
+    /// User chains with rules that no built-in chain leads to: their rules never run.
+    pub fn unreached_chains(&self) -> Vec<&Chain> {
+        self.unreached_chains_in(&self.hook_masks())
+    }
+
+    /// [`Table::unreached_chains`] from masks already computed.
+    pub fn unreached_chains_in(&self, masks: &[u8]) -> Vec<&Chain> {
+        let masks = masks.iter().copied();
+        self.chains
+            .iter()
+            .zip(masks)
+            .filter(|(c, m)| *m == 0 && !c.is_builtin() && !c.rules.is_empty())
+            .map(|(c, _)| c)
+            .collect()
+    }
+}
+
+/// [`Table::hook_masks`] over a jump graph already built: `edges[c]` holds
+/// `(rule index, target chain)` for every jump and goto of chain `c`.
+/// Iterative; each chain is revisited only when its mask grows (at most five times).
+pub fn hook_masks_over(chains: &[Chain], edges: &[Vec<(usize, usize)>]) -> Vec<u8> {
+    let mut masks = vec![0u8; chains.len()];
+    let mut work = Vec::new();
+    for (i, chain) in chains.iter().enumerate() {
+        if let Some(bit) = chain.policy.and(hook_bit(&chain.name)) {
+            masks[i] = bit;
+            work.push(i);
+        }
+    }
+    while let Some(from) = work.pop() {
+        for &(_, to) in edges.get(from).map_or(&[][..], Vec::as_slice) {
+            let grown = masks[to] | masks[from];
+            if grown != masks[to] && !chains[to].is_builtin() {
+                masks[to] = grown;
+                work.push(to);
+            }
+        }
+    }
+    masks
+}

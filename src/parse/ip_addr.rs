@@ -155,10 +155,30 @@ fn group_id(text: &str) -> u32 {
     text.parse().unwrap_or(0)
 }
 
+/// What was expected at the start of a dump, naming the forms that are not read.
+fn unknown_form(text: &str) -> &'static str {
+    const STATES: &[&str] = &[
+        "UP",
+        "DOWN",
+        "UNKNOWN",
+        "LOWERLAYERDOWN",
+        "DORMANT",
+        "NOTPRESENT",
+    ];
+    let second = text.split_whitespace().nth(1).unwrap_or("");
+    if text.starts_with(['[', '{']) {
+        "an interface header \"N: NAME: <FLAGS> …\" (ip -j/--json output is not read: use ip addr show or ip -o addr show)"
+    } else if STATES.contains(&second) {
+        "an interface header \"N: NAME: <FLAGS> …\" (ip -br/--brief output is not read: it omits scope and secondary flags; use ip addr show or ip -o addr show)"
+    } else {
+        "an interface header \"N: NAME: <FLAGS> …\""
+    }
+}
+
 /// A header wrapped onto the next line by the pasting program (`group default qlen 1000`).
 fn wrapped_header<'a>(w: &Words<'a>, text: &'a str, dump: &mut AddrDump) -> Result<(), ParseError> {
     let Some(link) = dump.links.last_mut() else {
-        return Err(w.error(text, "an interface header \"N: NAME: <FLAGS> …\""));
+        return Err(w.error(text, unknown_form(text)));
     };
     header_attrs(&mut Words::new_at(w, text), link);
     Ok(())

@@ -49,31 +49,52 @@ pub fn parse_with_table(
     let mut errors = Vec::new();
     let mut last_skipped = false;
     for (i, line) in text.lines().enumerate() {
-        let mut words = Words::new(file, i + 1, line);
-        match parse_line(&mut words, default_table, &mut dump.table_names) {
-            Ok(Parsed::Blank) => {}
-            Ok(Parsed::V6) => {
-                dump.skipped_v6 += 1;
-                last_skipped = true;
-            }
-            Ok(Parsed::Route(route)) => {
-                dump.routes.push(*route);
-                last_skipped = false;
-            }
-            Ok(Parsed::Cache) if last_skipped => dump.skipped_v6 += 1,
-            Ok(Parsed::Cache) => {}
-            Ok(Parsed::Nexthop(_)) if last_skipped => dump.skipped_v6 += 1,
-            Ok(Parsed::Nexthop(nh)) => match dump.routes.last_mut() {
-                Some(route) => add_nexthop(route, nh),
-                None => errors.push(words.error(line.trim(), "a route before this nexthop")),
-            },
-            Err(e) => errors.push(e),
+        let full = Words::new(file, i + 1, line);
+        // `ip -o route` prints a multipath route on one line: its continuation
+        // lines follow, each after ` \<TAB>` (print_nl in iproute2's utils.c).
+        for (k, part) in line.split("\\\t").enumerate() {
+            let mut words = Words::new_at(&full, part);
+            let indented = k > 0 || line.starts_with([' ', '\t']);
+            let parsed = parse_line(&mut words, indented, default_table, &mut dump.table_names);
+            dump.add(parsed, &mut last_skipped, &mut errors, &words);
         }
     }
     if errors.is_empty() {
         Ok(dump)
     } else {
         Err(ParseErrors(errors))
+    }
+}
+
+impl RouteDump {
+    /// Adds one parsed line (or line part) to the dump.
+    fn add(
+        &mut self,
+        parsed: Result<Parsed, ParseError>,
+        last_skipped: &mut bool,
+        errors: &mut Vec<ParseError>,
+        words: &Words<'_>,
+    ) {
+        let dump = self;
+        match parsed {
+            Ok(Parsed::Blank) => {}
+            Ok(Parsed::V6) => {
+                dump.skipped_v6 += 1;
+                *last_skipped = true;
+            }
+            Ok(Parsed::Route(route)) => {
+                dump.routes.push(*route);
+                *last_skipped = false;
+            }
+            Ok(Parsed::Cache) if *last_skipped => dump.skipped_v6 += 1,
+            Ok(Parsed::Cache) => {}
+            Ok(Parsed::Nexthop(_)) if *last_skipped => dump.skipped_v6 += 1,
+            Ok(Parsed::Nexthop(nh)) => match dump.routes.last_mut() {
+                Some(route) => add_nexthop(route, nh),
+                None => errors.push(words.error(words.text.trim(), "a route before this nexthop")),
+            },
+            Err(e) => errors.push(e),
+        }
     }
 }
 
@@ -95,10 +116,10 @@ enum Parsed {
 /// Classifies and parses one line.
 fn parse_line(
     w: &mut Words<'_>,
+    indented: bool,
     default_table: u32,
     names: &mut Vec<(String, u32)>,
 ) -> Result<Parsed, ParseError> {
-    let indented = w.text.starts_with([' ', '\t']);
     let Some(first) = w.next() else {
         return Ok(Parsed::Blank);
     };

@@ -229,7 +229,7 @@ fn port_dim(s: &str) -> Option<EntryDim> {
     if proto == 1 {
         // icmp:type/code
         let (t, c) = rest.split_once('/')?;
-        let v = (t.parse::<u16>().ok()? << 8) | c.parse::<u16>().ok()?;
+        let v = u16::from(t.parse::<u8>().ok()?) << 8 | u16::from(c.parse::<u8>().ok()?);
         return Some(EntryDim::Port {
             proto,
             from: v,
@@ -329,6 +329,12 @@ mod tests {
                 "frobnicate",
             ),
             ("bogus\n", 1, "bogus"),
+            // An ICMP type above 255 once wrapped into another type/code pair.
+            (
+                "create S hash:ip,port\nadd S 1.2.3.4,icmp:300/0\n",
+                2,
+                "1.2.3.4,icmp:300/0",
+            ),
         ];
         for (text, line, found) in cases {
             let e = parse("f", text).unwrap_err();

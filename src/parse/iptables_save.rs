@@ -15,6 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use super::kernel_checks;
 use super::lex::{self, Word};
 use super::{ParseError, ParseErrors};
 use crate::model::matches::{
@@ -23,8 +24,8 @@ use crate::model::matches::{
     UdpMatch,
 };
 use crate::model::ruleset::{
-    AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg, Policy, Protocol,
-    Rule, RuleSpelling, Ruleset, Table, TableName,
+    hook_masks_over, AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg,
+    Policy, Protocol, Rule, RuleSpelling, Ruleset, Table, TableName,
 };
 use crate::model::target::{
     ConnmarkOp, MarkOp, MarkSpelling, NatFlags, NatRange, RejectWith, Target, TtlTargetOp,
@@ -42,11 +43,19 @@ pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
 /// Parses a dump already held in shared memory: that one copy backs every
 /// rule's text, comment and name (no second copy of a large dump).
 pub fn parse_shared(file: &str, source: Arc<str>) -> Result<Ruleset, ParseErrors> {
+    parse_reach(file, source).map(|(ruleset, _)| ruleset)
+}
+
+/// [`parse_shared`], also returning for each table (in order) the hooks each
+/// chain is reached from ([`crate::model::ruleset::Table::hook_masks`]), which
+/// the load checks computed anyway.
+pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
         file,
         tables: Vec::new(),
+        masks: Vec::new(),
         open: None,
         errors: Vec::new(),
     };
@@ -112,6 +121,9 @@ struct OpenTable<'a> {
     header: Ctx<'a>,
     index: ChainIndex,
     refs: Vec<ChainRef<'a>>,
+    /// `(chain, rule, hooks allowed)` of the rules whose target or matches
+    /// are limited to some hooks, checked once the jump graph is known.
+    limited: Vec<(usize, usize, u8)>,
 }
 
 /// Chain name → index in [`Table::chains`]. Chain names are short and trusted
@@ -146,6 +158,8 @@ struct Parser<'a> {
     words: Vec<Word<'a>>,
     file: &'a str,
     tables: Vec<Table>,
+    /// Per committed table, the hooks each chain is reached from.
+    masks: Vec<Vec<u8>>,
     open: Option<OpenTable<'a>>,
     errors: Vec<ParseError>,
 }
@@ -220,6 +234,7 @@ impl<'a> Parser<'a> {
             header: ctx,
             index: ChainIndex::default(),
             refs: Vec::new(),
+            limited: Vec::new(),
         });
         Ok(())
     }
@@ -303,7 +318,27 @@ impl<'a> Parser<'a> {
             ctx,
         };
         let spec = rule_spec(&mut cur, &open.index)?;
+        let mut rule = Rule {
+            line: line_u32(ctx.line),
+            counters,
+            ip: spec.ip,
+            matches: spec.matches,
+            target: spec.target,
+            text: ctx.shared(&ctx.text[cmd.start..]),
+            spelling: spec.spelling,
+        };
+        let place = kernel_checks::Place {
+            file: ctx.file,
+            source: ctx.source,
+            table: open.table.name,
+            chain: &open.table.chains[chain].name,
+            builtin: open.table.chains[chain].is_builtin(),
+        };
+        let allowed = kernel_checks::check_rule(place, &rule)?;
         let rules = &mut open.table.chains[chain].rules;
+        if allowed != kernel_checks::ALL_HOOKS {
+            open.limited.push((chain, rules.len(), allowed));
+        }
         if let Some(offset) = spec.unresolved {
             open.refs.push(ChainRef {
                 chain,
@@ -312,24 +347,15 @@ impl<'a> Parser<'a> {
                 offset,
             });
         }
-        let mut matches = spec.matches;
         // Growth leaves room for four; most rules hold two or three matches.
-        matches.shrink_to_fit();
+        rule.matches.shrink_to_fit();
         if rules.len() < 16 {
             // Most chains (kube-proxy's per-service and per-endpoint ones) hold a
             // few rules: grow them exactly rather than doubling, so the slack a
             // 200,000-rule dump would otherwise touch before COMMIT never exists.
             rules.reserve_exact(1);
         }
-        rules.push(Rule {
-            line: line_u32(ctx.line),
-            counters,
-            ip: spec.ip,
-            matches,
-            target: spec.target,
-            text: ctx.shared(&ctx.text[cmd.start..]),
-            spelling: spec.spelling,
-        });
+        rules.push(rule);
         Ok(())
     }
 
@@ -346,7 +372,11 @@ impl<'a> Parser<'a> {
                 self.errors.push(e);
             }
         }
-        self.errors.extend(find_loops(&open));
+        let edges = jump_edges(&open);
+        self.errors.extend(find_loops(&open, &edges));
+        let masks = hook_masks_over(&open.table.chains, &edges);
+        self.errors.extend(hook_errors(&open, &masks));
+        self.masks.push(masks);
         for chain in &mut open.table.chains {
             // Most chains hold one or two rules; growth left room for four.
             chain.rules.shrink_to_fit();
@@ -355,7 +385,7 @@ impl<'a> Parser<'a> {
     }
 
     /// End of input: a table left open is an error.
-    fn finish(mut self) -> Result<Ruleset, ParseErrors> {
+    fn finish(mut self) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
         if let Some(open) = &self.open {
             let h = open.header;
             let e = h.err(
@@ -366,9 +396,10 @@ impl<'a> Parser<'a> {
             self.errors.push(e);
         }
         if self.errors.is_empty() {
-            Ok(Ruleset {
+            let ruleset = Ruleset {
                 tables: self.tables,
-            })
+            };
+            Ok((ruleset, self.masks))
         } else {
             self.errors.sort_by_key(|e| (e.line, e.column));
             Err(ParseErrors(self.errors))
@@ -580,15 +611,16 @@ fn resolve_ref(
     }
 }
 
-/// Jump/goto loops among user chains (`mark_source_chains` in ip_tables.c
-/// rejects them at load time). One error per loop, at the rule closing it.
-/// Iterative depth-first search, so deep chain nests cannot overflow the stack.
-fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
-    let edges = jump_edges(open);
+/// Jump/goto loops among user chains reached from a built-in chain
+/// (`mark_source_chains` in ip_tables.c walks from each hook's entry only, so
+/// a loop among chains no hook leads to is loaded). One error per loop, at the
+/// rule closing it. Iterative depth-first search, so deep chain nests cannot
+/// overflow the stack.
+fn find_loops(open: &OpenTable<'_>, edges: &[Vec<(usize, usize)>]) -> Vec<ParseError> {
     let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
     for root in 0..edges.len() {
-        if state[root] != Visit::New {
+        if state[root] != Visit::New || !open.table.chains[root].is_builtin() {
             continue;
         }
         // (chain, index of the next edge to follow)
@@ -612,6 +644,27 @@ fn find_loops(open: &OpenTable<'_>) -> Vec<ParseError> {
         }
     }
     errors
+}
+
+/// The refusals of rules reached from a hook their target or a match does not
+/// allow (`xt_check_target`/`xt_check_match` against the entry's `comefrom`).
+fn hook_errors(open: &OpenTable<'_>, masks: &[u8]) -> Vec<ParseError> {
+    let chains = &open.table.chains;
+    let h = open.header;
+    open.limited
+        .iter()
+        .filter(|&&(chain, _, allowed)| masks[chain] & !allowed != 0)
+        .map(|&(chain, rule, _)| {
+            let place = kernel_checks::Place {
+                file: h.file,
+                source: h.source,
+                table: open.table.name,
+                chain: &chains[chain].name,
+                builtin: chains[chain].is_builtin(),
+            };
+            kernel_checks::hook_error(place, &chains[chain].rules[rule], masks[chain])
+        })
+        .collect()
 }
 
 /// Depth-first search marks of [`find_loops`].
@@ -2204,8 +2257,8 @@ mod tests {
     fn rules_print_back_as_iptables_save_1_8_does() {
         let cases = [
             // (table, input, expected output; "" = same as input)
-            ("filter", "-A INPUT -s 10.0.0.0/8 -d 1.2.3.4/32 -i eth0 -o eth1+ -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT", ""),
-            ("filter", "-A INPUT ! -s 10.0.0.0/8 ! -d 1.2.3.4/32 ! -i eth0 ! -o eth1 ! -p udp ! -f -j DROP", ""),
+            ("filter", "-A FORWARD -s 10.0.0.0/8 -d 1.2.3.4/32 -i eth0 -o eth1+ -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT", ""),
+            ("filter", "-A FORWARD ! -s 10.0.0.0/8 ! -d 1.2.3.4/32 ! -i eth0 ! -o eth1 ! -p udp ! -f -j DROP", ""),
             ("filter", "-A INPUT -s 10.1.2.3/255.0.255.0 -j DROP", ""),
             ("filter", "--append INPUT --source 1.2.3.4 --protocol tcp --jump ACCEPT", "-A INPUT -s 1.2.3.4 -p tcp -j ACCEPT"),
             ("filter", "-A INPUT -s 192.168.1.0/255.255.255.0 -d ! 10.0.0.0/255.0.0.0 -j ACCEPT", ""),
@@ -2254,9 +2307,9 @@ mod tests {
             ("mangle", "-A PREROUTING -j DSCP --set-dscp-class AF41", ""),
             ("mangle", "-A POSTROUTING -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu", ""),
             ("mangle", "-A POSTROUTING -j CHECKSUM", ""),
-            ("nat", "-A POSTROUTING -o eth0 -j SNAT --to-source 1.2.3.4-1.2.3.6:1000-2000 --to-source 5.6.7.8 --random --persistent", ""),
+            ("nat", "-A POSTROUTING -o eth0 -p udp -j SNAT --to-source 1.2.3.4-1.2.3.6:1000-2000 --to-source 5.6.7.8 --random --persistent", ""),
             ("nat", "-A PREROUTING -p tcp -j DNAT --to-destination :8080", ""),
-            ("nat", "-A POSTROUTING -j MASQUERADE --to-ports 1024-65535 --random-fully", ""),
+            ("nat", "-A POSTROUTING -p tcp -j MASQUERADE --to-ports 1024-65535 --random-fully", ""),
             ("nat", "-A PREROUTING -p tcp -j REDIRECT --to-ports 9040", ""),
             ("nat", "-A PREROUTING -d 10.0.0.0/24 -j NETMAP --to 192.168.1.0/24", ""),
             ("nat", "-A PREROUTING -j KUBE-MARK-MASQ-LIKE --some-option 1", ""),
@@ -2375,7 +2428,7 @@ mod tests {
     fn other_matches_keep_their_words() {
         let r = rule_in(
             "filter",
-            "-A INPUT -m owner ! --uid-owner 0 -m physdev --physdev-is-bridged -j ACCEPT",
+            "-A OUTPUT -m owner ! --uid-owner 0 -m physdev --physdev-is-bridged -j ACCEPT",
         );
         assert_eq!(
             r.matches[0].kind,
@@ -2430,7 +2483,15 @@ mod tests {
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOPE\nCOMMIT\n", 3, 13, "NOPE", "a chain declared in table filter"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -g NOPE\nCOMMIT\n", 3, 13, "NOPE", "a chain declared in table filter"),
         ("*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n", 4, 9, "INPUT", "a user-defined chain"),
-        ("*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -g A\nCOMMIT\n", 5, 9, "A", "jump loop A -> B -> A"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -g A\nCOMMIT\n", 7, 9, "A", "jump loop A -> B -> A"),
+        ("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 3, 19, "DNAT", "valid only from PREROUTING, OUTPUT"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 3, 13, "DNAT", "valid only in table nat"),
+        ("*nat\n:POSTROUTING ACCEPT [0:0]\n:U - [0:0]\n-A POSTROUTING -j U\n-A U -j REDIRECT\nCOMMIT\n", 5, 9, "REDIRECT", "chain U is reached from POSTROUTING"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment x -m tcp --dport 22\nCOMMIT\n", 3, 36, "tcp", "-p tcp (not inverted)"),
+        ("*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -i lo -j ACCEPT\nCOMMIT\n", 3, 11, "-i", "no -i in OUTPUT"),
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT --reject-with tcp-reset\nCOMMIT\n", 3, 34, "tcp-reset", "-p tcp"),
+        ("*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m mac --mac-source 02:00:00:00:00:01\nCOMMIT\n", 3, 14, "mac", "-m mac is refused from OUTPUT"),
+        ("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j SNAT --to-source 1.2.3.4 --to-source 1.2.3.5:9\nCOMMIT\n", 3, 56, "1.2.3.5:9", "Need TCP, UDP, SCTP or DCCP"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s example.com -j DROP\nCOMMIT\n", 3, 13, "example.com", "an IPv4 address"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s\nCOMMIT\n", 3, 12, "", "an IPv4 address"),
         ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p foo -j DROP\nCOMMIT\n", 3, 13, "foo", "a protocol name or number"),

@@ -616,7 +616,8 @@ fn conn_proto(cx: &Cx, w: &str) -> Result<ConnProto, ParseError> {
 /// `mm:ss` (minutes may exceed 59).
 fn mmss(s: &str) -> Option<u32> {
     let (m, sec) = s.split_once(':')?;
-    Some(m.parse::<u32>().ok()? * 60 + sec.parse::<u32>().ok()?)
+    let minutes = m.parse::<u32>().ok()?.checked_mul(60)?;
+    minutes.checked_add(sec.parse::<u32>().ok()?)
 }
 
 #[cfg(test)]
@@ -775,6 +776,26 @@ mod tests {
         assert!(t.conns[1].is_template());
         assert!(t.conns[2].is_template());
         assert_eq!(t.conns[1].expire, 179 * 60 + 59);
+    }
+
+    #[test]
+    fn an_expiry_beyond_u32_seconds_is_an_error_not_an_overflow() {
+        // Found by fuzz/ipvsadm: `m * 60` overflowed (a panic with debug assertions).
+        let e = parse_conns(
+            "c",
+            "TCP 2222222222:08 NONE 10.0.0.1:1 10.96.0.1:443 10.0.0.5:6443\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.0[0].line, e.0[0].column, e.0[0].found.as_str()),
+            (1, 5, "2222222222:08")
+        );
+        let e = parse_conns(
+            "c",
+            "TCP 71582789:00 NONE 10.0.0.1:1 10.96.0.1:443 10.0.0.5:6443\n",
+        )
+        .unwrap_err();
+        assert!(e.0[0].expected.contains("mm:ss"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,11 @@
+//! Fuzzes the conntrack -L / -S parser: any text gives a model or located errors, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let _ = nftrace::parse::conntrack::parse_dump("f", &text, false);
+    let _ = nftrace::parse::conntrack::parse_dump("f", &text, true);
+    let _ = nftrace::parse::conntrack::parse_stats("f", &text);
+});
