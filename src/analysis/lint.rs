@@ -231,25 +231,17 @@ fn shadow_example(
         .map(|k| k.example)
 }
 
-/// User chains no rule jumps or goes to.
+/// User chains with rules that no built-in chain leads to (`mark_source_chains`
+/// leaves their hook mask empty): nothing jumps to them, or only chains that
+/// are themselves unreached.
 fn unreferenced_chains(t: &Table) -> Vec<Finding> {
-    let used: HashSet<&str> = t
-        .chains
-        .iter()
-        .flat_map(|c| &c.rules)
-        .filter_map(|r| match &r.target {
-            Target::Jump(n) | Target::Goto(n) => Some(n.as_str()),
-            _ => None,
-        })
-        .collect();
-    t.chains
-        .iter()
-        .filter(|c| !c.is_builtin() && !used.contains(c.name.as_str()))
+    t.unreached_chains()
+        .into_iter()
         .map(|c| Finding {
             level: Level::Info,
             kind: "unreachable-chain",
             message: format!(
-                "{}:{} is never jumped to: its {} rule(s) never run",
+                "{}:{} is never reached from a built-in chain: its {} rule(s) never run",
                 t.name,
                 c.name,
                 c.rules.len()
