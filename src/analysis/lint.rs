@@ -3,7 +3,7 @@
 //! Each finding names the rules involved and, where a packet shows it, an
 //! example packet that the evaluator confirmed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use super::cond::{complement, field_max, rule_conds, Cond, Field, Want};

@@ -656,5 +656,5 @@ fn shadowed_and_unreachable_rules_never_appear_in_kernel_traces() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} findings checked");
+    assert!(checked >= 6, "only {checked} findings checked");
 }
