@@ -381,25 +381,15 @@ fn nat_fan_in(host: &Host) -> Vec<Finding> {
 /// A packet that matches `rule`'s conditions, starting from a TCP SYN.
 fn example_packet(host: &Host, rule: &Rule) -> Option<Probe> {
     let mut probe = Probe {
-        packet: Packet {
-            src: Ipv4Addr::new(198, 51, 100, 7),
-            dst: Ipv4Addr::new(203, 0, 113, 9),
-            transport: Transport::Tcp {
+        packet: Packet::new(
+            Ipv4Addr::new(198, 51, 100, 7),
+            Ipv4Addr::new(203, 0, 113, 9),
+            Transport::Tcp {
                 sport: 40000,
                 dport: 80,
                 flags: crate::model::packet::tcp_flag::SYN,
             },
-            len: 40,
-            ttl: 64,
-            tos: 0,
-            id: 1,
-            df: false,
-            fragment: false,
-            mark: 0,
-            mac_src: None,
-            payload: None,
-            icmp_inner: None,
-        },
+        ),
         ingress: Ingress::Interface(first_iface(host)?),
     };
     for k in rule_conds(rule) {

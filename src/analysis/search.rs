@@ -187,21 +187,7 @@ pub fn search(host: &Host, start: Region, goal: &Goal, opts: &SearchOptions) -> 
 /// fields allow (interfaces, addresses, protocol, ports); other conditions are
 /// left to the walk.
 pub fn region_for_rule(host: &Host, rule: &Rule) -> Region {
-    let mut r = Region {
-        iif: host
-            .routing
-            .links
-            .iter()
-            .filter(|l| l.name != "lo")
-            .map(|l| Some(l.name.clone()))
-            .collect(),
-        src: vec![(0, u32::MAX)],
-        dst: vec![(0, u32::MAX)],
-        proto: vec![(1, 1), (6, 6), (17, 17)],
-        sport: vec![(0, 0xffff)],
-        dport: vec![(0, 0xffff)],
-        icmp: vec![(0, 0xffff)],
-    };
+    let mut r = Region::received(host);
     let probe = representative(&r, tcp_flag::SYN);
     let view = View {
         src: 0,
@@ -302,32 +288,14 @@ fn representative(r: &Region, flags: u8) -> Probe {
         },
         number => Transport::Other { number },
     };
-    let len = 20
-        + match transport {
-            Transport::Tcp { .. } => 20,
-            Transport::Udp { .. } | Transport::Icmp { .. } => 8,
-            Transport::Other { .. } => 0,
-        };
     let ingress = match r.iif.first().cloned().flatten() {
         Some(d) => Ingress::Interface(d),
         None => Ingress::Local,
     };
+    let src = Ipv4Addr::from(typical(&r.src, Some(EXAMPLE_SRC)));
+    let dst = Ipv4Addr::from(typical(&r.dst, Some(EXAMPLE_DST)));
     Probe {
-        packet: Packet {
-            src: Ipv4Addr::from(typical(&r.src, Some(EXAMPLE_SRC))),
-            dst: Ipv4Addr::from(typical(&r.dst, Some(EXAMPLE_DST))),
-            transport,
-            len,
-            ttl: 64,
-            tos: 0,
-            id: 1,
-            df: false,
-            fragment: false,
-            mark: 0,
-            mac_src: None,
-            payload: None,
-            icmp_inner: None,
-        },
+        packet: Packet::new(src, dst, transport),
         ingress,
     }
 }
@@ -763,6 +731,25 @@ fn intersect(a: &Region, b: &Region) -> Region {
 }
 
 impl Region {
+    /// Every packet of tcp, udp and icmp received on any interface but `lo`.
+    pub fn received(host: &Host) -> Region {
+        Region {
+            iif: host
+                .routing
+                .links
+                .iter()
+                .filter(|l| l.name != "lo")
+                .map(|l| Some(l.name.clone()))
+                .collect(),
+            src: vec![(0, u32::MAX)],
+            dst: vec![(0, u32::MAX)],
+            proto: vec![(1, 1), (6, 6), (17, 17)],
+            sport: vec![(0, 0xffff)],
+            dport: vec![(0, 0xffff)],
+            icmp: vec![(0, 0xffff)],
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.iif.is_empty()
             || self.src.is_empty()

@@ -153,6 +153,31 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// A packet with header-only length, TTL 64 and nothing else set.
+    pub fn new(src: Ipv4Addr, dst: Ipv4Addr, transport: Transport) -> Packet {
+        let len = 20
+            + match transport {
+                Transport::Tcp { .. } => 20,
+                Transport::Udp { .. } | Transport::Icmp { .. } => 8,
+                Transport::Other { .. } => 0,
+            };
+        Packet {
+            src,
+            dst,
+            transport,
+            len,
+            ttl: 64,
+            tos: 0,
+            id: 1,
+            df: false,
+            fragment: false,
+            mark: 0,
+            mac_src: None,
+            payload: None,
+            icmp_inner: None,
+        }
+    }
+
     /// The IP protocol number.
     pub fn proto(&self) -> u8 {
         self.transport.number()

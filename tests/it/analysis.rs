@@ -34,21 +34,7 @@ fn load(dir: &Path) -> Host {
 }
 
 fn everything(host: &Host) -> Region {
-    Region {
-        iif: host
-            .routing
-            .links
-            .iter()
-            .filter(|l| l.name != "lo")
-            .map(|l| Some(l.name.clone()))
-            .collect(),
-        src: vec![(0, u32::MAX)],
-        dst: vec![(0, u32::MAX)],
-        proto: vec![(1, 1), (6, 6), (17, 17)],
-        sport: vec![(0, 0xffff)],
-        dport: vec![(0, 0xffff)],
-        icmp: vec![(0, 0xffff)],
-    }
+    Region::received(host)
 }
 
 fn probe_of(flags: &str) -> Probe {
@@ -142,27 +128,9 @@ fn random_probe(rng: &mut Rng, region: &Region, addrs: &[u32], ports: &[u32]) ->
             id: 1,
         },
     };
-    let len = match transport {
-        Transport::Tcp { .. } => 40,
-        _ => 28,
-    };
     let iif = rng.pick(&region.iif).expect("received");
     Probe {
-        packet: Packet {
-            src: src.into(),
-            dst: dst.into(),
-            transport,
-            len,
-            ttl: 64,
-            tos: 0,
-            id: 1,
-            df: false,
-            fragment: false,
-            mark: 0,
-            mac_src: None,
-            payload: None,
-            icmp_inner: None,
-        },
+        packet: Packet::new(src.into(), dst.into(), transport),
         ingress: Ingress::Interface(iif),
     }
 }
