@@ -135,25 +135,15 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn syn() -> Vec<u8> {
-        packet_bytes(&Packet {
-            src: Ipv4Addr::new(10, 0, 1, 2),
-            dst: Ipv4Addr::new(10, 0, 2, 2),
-            transport: Transport::Tcp {
+        packet_bytes(&Packet::new(
+            Ipv4Addr::new(10, 0, 1, 2),
+            Ipv4Addr::new(10, 0, 2, 2),
+            Transport::Tcp {
                 sport: 40000,
                 dport: 80,
                 flags: tcp_flag::SYN,
             },
-            len: 40,
-            ttl: 64,
-            tos: 0,
-            id: 1,
-            df: false,
-            fragment: false,
-            mark: 0,
-            mac_src: None,
-            payload: None,
-            icmp_inner: None,
-        })
+        ))
     }
 
     #[test]
