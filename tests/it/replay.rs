@@ -105,10 +105,14 @@ pub(crate) struct Outcome {
     /// Disagreement class (first differing kernel head vs nftrace head) -> probes.
     pub(crate) classes: BTreeMap<String, Vec<String>>,
     pub(crate) probes: usize,
+    /// Every disagreement as (probe, class, text), in the order found.
+    pub(crate) records: Vec<(String, String, String)>,
 }
 
 impl Outcome {
-    fn fail(&mut self, class: String, name: &str, text: String) {
+    pub(crate) fn fail(&mut self, class: String, name: &str, text: String) {
+        self.records
+            .push((name.to_string(), class.clone(), text.clone()));
         self.classes
             .entry(class)
             .or_default()
