@@ -137,14 +137,21 @@ impl Walk<'_> {
             key.src = std::net::Ipv4Addr::UNSPECIFIED;
         }
         let mut r = output_route(&self.host.routing, &key);
-        if r.outcome == Err(OutputError::InvalidSource) {
+        let raw_socket_retry = match r.outcome {
+            Err(OutputError::InvalidSource) => true,
+            // ip_route_me_harder keeps a local source: 127.0.0.1 cannot leave.
+            Err(OutputError::LoopbackSource) => kind != "reroute",
+            _ => false,
+        };
+        if raw_socket_retry {
             // `raw_sendmsg` with IP_HDRINCL (hping3, packet crafting) routes with the
             // socket's bound source, none, so a foreign header source is not refused.
             self.assume(
                 "routing",
                 format!(
-                    "source {} is not local: routed as a raw (IP_HDRINCL) socket does, without a source; the header keeps it",
-                    key.src
+                    "source {} {}: routed as a raw (IP_HDRINCL) socket does, without a source; the header keeps it",
+                    key.src,
+                    if key.src.is_loopback() { "is a loopback address" } else { "is not local" }
                 ),
             );
             r = output_route(
@@ -244,5 +251,6 @@ fn output_error(e: OutputError) -> String {
         OutputError::InvalidSource => "source address is not local".into(),
         OutputError::NoDevice => "route has no device".into(),
         OutputError::DeviceDown => "output device is down".into(),
+        OutputError::LoopbackSource => "loopback source on a non-loopback device".into(),
     }
 }

@@ -861,6 +861,9 @@ pub enum OutputError {
     NoDevice,
     /// -ENETUNREACH: the bound device is down.
     DeviceDown,
+    /// -EINVAL: a loopback source may only leave through a loopback or VRF
+    /// device (`__mkroute_output`).
+    LoopbackSource,
 }
 
 /// A successful output route.
@@ -939,7 +942,25 @@ pub fn output_route(routing: &Routing, key: &FlowKey) -> OutputRoute {
             assume_on_link(routing, &key).ok_or(OutputError::Fib(*error))
         }
     };
+    let outcome = outcome.and_then(|hop| check_loopback_source(routing, &key, hop));
     OutputRoute::new(outcome, Some(fib))
+}
+
+/// `__mkroute_output`: a loopback source on a device that is neither a loopback
+/// nor a VRF master is refused with -EINVAL (e.g. nat OUTPUT DNAT of a
+/// 127.0.0.1 → 127.0.0.1 packet to a remote address).
+fn check_loopback_source(
+    routing: &Routing,
+    key: &FlowKey,
+    hop: OutputHop,
+) -> Result<OutputHop, OutputError> {
+    let vrf_master = routing
+        .link(&hop.dev)
+        .is_some_and(|l| l.vrf_table.is_some());
+    if key.src.is_loopback() && hop.dev != "lo" && !vrf_master {
+        return Err(OutputError::LoopbackSource);
+    }
+    Ok(hop)
 }
 
 /// A given source must be a unicast address of this host (`__ip_dev_find`).

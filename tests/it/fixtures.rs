@@ -105,7 +105,11 @@ fn replay_guarded(dir: &Path, out: &mut Outcome) {
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "panic".into());
         let name = dir.file_name().unwrap_or_default().to_string_lossy();
-        out.fail("panic".into(), &format!("{name}/*"), format!("{name}: {msg}"));
+        out.fail(
+            "panic".into(),
+            &format!("{name}/*"),
+            format!("{name}: {msg}"),
+        );
     }
 }
 
