@@ -15,6 +15,13 @@ Scenario k of seed S is generated from the string "S-k-attempt", so
 `--seed S --only k` rebuilds one scenario exactly.  --keep-going records all
 N cases even after a disagreement (default: stop recording once a batch has
 one).  Scenario dirs stay in --out (default a new temp dir) for inspection.
+
+    recorder/difftest.py --minimize DIR PROBE --to fixtures/difftest-NAME
+
+keeps only probe PROBE of the recorded scenario DIR and drops rules, chains
+and tables one at a time while the case still disagrees the same way
+(re-recording each candidate on the kernel), then records the result into
+the fixture directory.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,7 +75,8 @@ def record_one(d: Path, base: str, probes: int, kernel: str, ipt: str,
             if not refused(e):
                 raise
             stats["refused"] += 1
-            log(f"{seed}: ruleset refused by the kernel: {str(e).splitlines()[-1]}")
+            why = [ln for ln in str(e).splitlines() if "iptables-restore v" in ln or "line" in ln]
+            log(f"{seed}: ruleset refused by the kernel: {' / '.join(why)}")
     return None
 
 
@@ -115,10 +124,100 @@ def summarize(a, stats: dict, rep: dict, out: Path) -> int:
     return 1 if bad else 0
 
 
+# --------------------------------------------------------------------------
+# minimisation
+
+def disagreement(work: Path, toml_text: str, rules: str, kernel: str, ipt: str) -> str | None:
+    """Records one candidate into work/case and returns the class of its first
+    disagreement (None: agrees, or the kernel refused the ruleset)."""
+    shutil.rmtree(work, ignore_errors=True)
+    d = work / "case"
+    d.mkdir(parents=True)
+    (d / "scenario.toml").write_text(toml_text)
+    (d / "ruleset.rules").write_text(rules)
+    try:
+        R.record_scenario(d, kernel, ipt)
+    except R.RecorderError as e:
+        if refused(e):
+            return None
+        raise
+    dis = replay(work)["disagreements"]
+    return dis[0]["class"] if dis else None
+
+
+def droppable(lines: list[str]) -> list[int]:
+    """Indexes of rule lines, last first (later rules rarely feed earlier ones)."""
+    return [i for i in reversed(range(len(lines))) if lines[i].startswith("-A ")]
+
+
+def unused_chains(lines: list[str]) -> list[int]:
+    """Declarations of user chains that no rule is in and no rule targets."""
+    out = []
+    for i, ln in enumerate(lines):
+        if ln.startswith(":") and " - " in ln:
+            name = ln[1:].split()[0]
+            used = any(w == name for x in lines if x.startswith("-A ") for w in x.split())
+            if not used:
+                out.append(i)
+    return out
+
+
+def empty_tables(lines: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of tables without rules."""
+    spans, start = [], None
+    for i, ln in enumerate(lines):
+        if ln.startswith("*"):
+            start = i
+        elif ln == "COMMIT" and start is not None:
+            if not any(x.startswith("-A ") for x in lines[start:i]):
+                spans.append((start, i))
+            start = None
+    return spans
+
+
+def minimize(a, kernel: str, ipt: str) -> int:
+    src = a.minimize[0]
+    scen = tomllib.loads((src / "scenario.toml").read_text())
+    probe = [p for p in scen["probe"] if p["name"] == a.minimize[1]]
+    if not probe:
+        raise SystemExit(f"no probe {a.minimize[1]} in {src}")
+    toml_text = random_rules.scenario_toml_from(scen, probe)
+    lines = (src / "ruleset.rules").read_text().splitlines()
+    work = Path(tempfile.mkdtemp(prefix="nftrace-difftest-min-"))
+    text = lambda ls: "\n".join(ls) + "\n"  # noqa: E731
+    want = disagreement(work, toml_text, text(lines), kernel, ipt)
+    if want is None:
+        raise SystemExit("the case does not disagree when recorded alone")
+    log(f"minimising {src.name}/{a.minimize[1]}: {want}")
+    changed = True
+    while changed:
+        changed = False
+        for i in droppable(lines):
+            cand = lines[:i] + lines[i + 1:]
+            if disagreement(work, toml_text, text(cand), kernel, ipt) == want:
+                lines, changed = cand, True
+                log(f"dropped a rule, {sum(ln.startswith('-A ') for ln in lines)} left")
+    for i in reversed(unused_chains(lines)):
+        lines = lines[:i] + lines[i + 1:]
+    for s, e in reversed(empty_tables(lines)):
+        cand = lines[:s] + lines[e + 1:]
+        if disagreement(work, toml_text, text(cand), kernel, ipt) == want:
+            lines = cand
+    dest = a.to
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "scenario.toml").write_text(toml_text)
+    (dest / "ruleset.rules").write_text(text(lines))
+    R.record_scenario(dest, kernel, ipt)
+    log(f"{dest}: {sum(ln.startswith('-A ') for ln in lines)} rules left")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--minimize", nargs=2, metavar=("DIR", "PROBE"))
+    ap.add_argument("--to", type=Path, help="--minimize: fixture directory to write")
     ap.add_argument("--count", type=int, default=100, help="cases (probes) to record")
     ap.add_argument("--probes", type=int, default=8, help="probes per scenario")
     ap.add_argument("--batch", type=int, default=10, help="scenarios recorded between replays")
@@ -130,6 +229,15 @@ def main() -> int:
     R.ensure_tools()
     R.enable_netns_logging()
     kernel, ipt = R.tool_versions()
+    if a.minimize:
+        if a.to is None:
+            ap.error("--minimize needs --to")
+        a.minimize[0] = Path(a.minimize[0])
+        with open(R.LOCK_PATH, "w") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            return minimize(a, kernel, ipt)
+    if a.seed is None:
+        ap.error("--seed is required")
     out = a.out or Path(tempfile.mkdtemp(prefix=f"nftrace-difftest-{a.seed}-"))
     out.mkdir(parents=True, exist_ok=True)
     stats = {"refused": 0, "gave_up": 0, "scenarios": 0, "t0": time.time()}

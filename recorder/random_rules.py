@@ -64,6 +64,11 @@ def _neg(rng: random.Random, p: float = 0.2) -> str:
     return "! " if rng.random() < p else ""
 
 
+def _dash(ports: str) -> str:
+    """NAT targets write port ranges with a dash."""
+    return ports.replace(":", "-")
+
+
 def _mark(rng: random.Random) -> str:
     v = rng.choice(MARKS)
     return f"{v}/{rng.choice(MASKS)}" if rng.random() < 0.5 else v
@@ -201,10 +206,10 @@ class Gen:
             suffix = f":{r.choice(PORTS)}" if port and r.random() < 0.5 else ""
             return f"-j DNAT --to-destination {ip}{suffix}"
         if kind == "post" and r.random() < 0.4:
-            return f"-j MASQUERADE --to-ports {r.choice(PORT_RANGES)}" if port and \
+            return f"-j MASQUERADE --to-ports {_dash(r.choice(PORT_RANGES))}" if port and \
                 r.random() < 0.3 else "-j MASQUERADE"
         ip = r.choice(ROUTER_ADDRS + ["10.0.9.1", "10.0.2.50"])
-        suffix = f":{r.choice(PORT_RANGES)}" if port and r.random() < 0.4 else ""
+        suffix = f":{_dash(r.choice(PORT_RANGES))}" if port and r.random() < 0.4 else ""
         return f"-j SNAT --to-source {ip}{suffix}"
 
     def target(self, table: str, chain: str, kind: str | None, p: str | None,
@@ -354,3 +359,9 @@ def scenario(seed: str, probes: int) -> tuple[str, str]:
     prs = [probe(rng, i) for i in range(probes)]
     desc = f"recorder/difftest.py random scenario, seed {seed}"
     return scenario_toml(desc, prs), rules
+
+
+def scenario_toml_from(scen: dict, probes: list[dict]) -> str:
+    """scenario.toml text for a parsed generated scenario with other probes
+    (the topology is always the fixed one above)."""
+    return scenario_toml(scen.get("description", ""), probes)
