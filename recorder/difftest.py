@@ -3,8 +3,9 @@
 
     recorder/difftest.py --seed S --count N [--probes K] [--keep-going] [--out DIR]
 
-Generates random scenarios (recorder/random_rules.py, K probes each; one probe
-of one scenario = one case) until N cases are recorded, records every one on
+Generates random scenarios (recorder/random_rules.py, K random probes each, plus
+the follow-ups derived from the kernel's conntrack entries; one probe of one
+scenario = one case) until at least N cases are recorded, records every one on
 the real kernel with the fixture recorder (record.py, under its lock), then
 replays them all at once with nftrace using the replay tests' comparison
 (`cargo test --test integration replay_dir_from_env -- --ignored`, which runs
@@ -69,7 +70,10 @@ def record_one(d: Path, base: str, probes: int, kernel: str, ipt: str,
         seed = f"{base}-{attempt}"
         write_scenario(d, seed, probes)
         try:
-            R.record_scenario(d, kernel, ipt)
+            scen_probes = R.record_scenario(d, kernel, ipt, random_rules.FollowUps(seed))
+            # the follow-ups were decided from the kernel's state: keep them
+            scen = tomllib.loads((d / "scenario.toml").read_text())
+            (d / "scenario.toml").write_text(random_rules.scenario_toml_from(scen, scen_probes))
             return seed
         except R.RecorderError as e:
             if not refused(e):
@@ -97,7 +101,7 @@ def case_dirs(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if (p / "recorded.json").exists())
 
 
-def record_batch(a, out: Path, ks: list[int], kernel: str, ipt: str, stats: dict) -> None:
+def record_batch(a, out: Path, ks, kernel: str, ipt: str, stats: dict) -> None:
     for k in ks:
         d = out / f"s{a.seed}-{k:05d}"
         seed = record_one(d, f"{a.seed}-{k}", a.probes, kernel, ipt, stats)
@@ -106,6 +110,7 @@ def record_batch(a, out: Path, ks: list[int], kernel: str, ipt: str, stats: dict
             shutil.rmtree(d, ignore_errors=True)
             continue
         stats["scenarios"] += 1
+        stats["cases"] += len(json.loads((d / "recorded.json").read_text())["probes"])
 
 
 def summarize(a, stats: dict, rep: dict, out: Path) -> int:
@@ -240,15 +245,16 @@ def main() -> int:
         ap.error("--seed is required")
     out = a.out or Path(tempfile.mkdtemp(prefix=f"nftrace-difftest-{a.seed}-"))
     out.mkdir(parents=True, exist_ok=True)
-    stats = {"refused": 0, "gave_up": 0, "scenarios": 0, "t0": time.time()}
-    nscen = -(-a.count // a.probes)
-    todo = a.only or list(range(nscen))
+    stats = {"refused": 0, "gave_up": 0, "scenarios": 0, "cases": 0, "t0": time.time()}
     rep: dict = {"probes": 0, "disagreements": []}
+    next_k = 0
     with open(R.LOCK_PATH, "w") as lockf:
-        for i in range(0, len(todo), a.batch):
+        while (stats["cases"] < a.count and not a.only) or (a.only and next_k == 0):
+            ks = a.only or range(next_k, next_k + a.batch)
+            next_k += a.batch
             fcntl.flock(lockf, fcntl.LOCK_EX)   # dmesg is machine-global
             try:
-                record_batch(a, out, todo[i:i + a.batch], kernel, ipt, stats)
+                record_batch(a, out, ks, kernel, ipt, stats)
             finally:
                 fcntl.flock(lockf, fcntl.LOCK_UN)
             rep = replay(out)

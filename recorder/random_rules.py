@@ -26,14 +26,26 @@ IFACES = [  # router name, router addr, peer name, peer addr
     ("eth1", "10.0.2.1", "wan", "10.0.2.2"),
     ("dmz0", "10.0.3.1", "dmz", "10.0.3.2"),
 ]
-ROUTES = ["10.0.4.0/24 via 10.0.2.2 dev eth1",
+ROUTES = ["10.0.4.0/24 via 10.0.2.2 dev eth1", "unreachable 10.0.5.0/24",
+          "blackhole 10.0.6.0/24", "prohibit 10.0.7.0/24",
           "table 100 default via 10.0.3.2 dev dmz0",
           "table 100 10.0.1.0/24 dev eth0 scope link"]
-IP_RULES = ["pref 100 fwmark 0x1/0x1 lookup 100"]
-ROUTER_ADDRS = [a for _, a, _, _ in IFACES]
+IP_RULES = ["pref 100 fwmark 0x1/0x1 lookup 100", "pref 110 from 10.0.4.0/24 lookup 100",
+            "pref 120 tos 0x10 lookup 100"]
+SECONDARY = ("eth1", "10.0.2.100")   # a second address in eth1's subnet
+ROUTER_ADDRS = [a for _, a, _, _ in IFACES] + [SECONDARY[1]]
 PEER_ADDRS = [a for _, _, _, a in IFACES]
 OTHER_HOSTS = ["10.0.1.5", "10.0.1.130", "10.0.2.9", "10.0.3.130", "10.0.4.7", "10.0.4.200"]
-NOWHERE = ["10.9.9.9"]   # no route in main (fwmark 1 still routes it via table 100)
+NOWHERE = ["10.9.9.9",    # no route in main (fwmark 1 still routes it via table 100)
+           "10.0.5.1", "10.0.6.1", "10.0.7.1"]   # unreachable, blackhole, prohibit
+BROADCASTS = ["10.0.1.255", "10.0.2.255"]
+# Router sysctls a scenario may change (each with probability 1/6).
+SYSCTLS = [("net.ipv4.conf.eth1.rp_filter", ["1", "2"]),
+           ("net.ipv4.conf.all.rp_filter", ["1", "2"]),
+           ("net.ipv4.conf.dmz0.forwarding", ["0"]),
+           ("net.ipv4.conf.eth0.route_localnet", ["1"]),
+           ("net.ipv4.conf.all.accept_local", ["1"]),
+           ("net.netfilter.nf_conntrack_tcp_loose", ["0"])]
 
 # --------------------------------------------------------------------------
 # value spaces of matches and targets
@@ -161,9 +173,9 @@ class Gen:
     def matches(self, table: str, chain: str) -> tuple[str, str | None]:
         r = self.rng
         words = []
-        if r.random() < 0.35:
+        if r.random() < 0.25:
             words.append(f"{_neg(r)}-s {r.choice(NETS)}")
-        if r.random() < 0.35:
+        if r.random() < 0.25:
             words.append(f"{_neg(r)}-d {r.choice(NETS)}")
         in_ok = chain not in ("OUTPUT", "POSTROUTING")
         out_ok = chain not in ("PREROUTING", "INPUT")
@@ -174,7 +186,7 @@ class Gen:
         proto, p = self.proto_part()
         if proto:
             words.append(proto)
-        for _ in range(r.choice([0, 0, 1, 1, 2])):
+        for _ in range(r.choice([0, 0, 0, 1, 1, 2])):
             words.append(self.extra_match(table))
         return " ".join(words), p
 
@@ -195,6 +207,18 @@ class Gen:
         if r.random() < 0.4:
             masks = f" --nfmask {r.choice(MASKS)} --ctmask {r.choice(MASKS)}"
         return f"-j CONNMARK {r.choice(['--save-mark', '--restore-mark'])}{masks}"
+
+    def header_target(self) -> str:
+        """TTL/TOS/DSCP rewrites (mangle only)."""
+        r = self.rng
+        x = r.random()
+        if x < 0.4:
+            op = r.choice(["--ttl-set 1", "--ttl-set 63", "--ttl-dec 1", "--ttl-inc 1",
+                           "--ttl-dec 63"])
+            return f"-j TTL {op}"
+        if x < 0.7:
+            return f"-j TOS --set-tos {r.choice(['0x10', '0x00', '0x08/0x08', '0x10/0x3f'])}"
+        return f"-j DSCP --set-dscp {r.choice([0, 4, 10])}"
 
     def nat_target(self, kind: str, p: str | None) -> str:
         r = self.rng
@@ -222,6 +246,10 @@ class Gen:
             opts += ["DROP", "mark", "mark"]
         if table in ("mangle", "filter"):
             opts += ["connmark"]
+        if table == "mangle":
+            opts += ["header"]
+        if table == "raw":
+            opts += ["notrack"]
         if table == "filter":
             opts += ["REJECT"]
         if table == "nat" and kind is not None:
@@ -235,6 +263,10 @@ class Gen:
             return self.mark_target()
         if t == "connmark":
             return self.connmark_target()
+        if t == "header":
+            return self.header_target()
+        if t == "notrack":
+            return r.choice(["-j NOTRACK", "-j CT --notrack"])
         if t == "nat":
             return self.nat_target(kind, p)
         if t == "REJECT":
@@ -301,7 +333,11 @@ def probe(rng: random.Random, i: int) -> dict:
         x = r.random()
         if x < 0.2:
             pr["src"] = r.choice(OTHER_HOSTS + PEER_ADDRS)
-    dsts = ROUTER_ADDRS + PEER_ADDRS + OTHER_HOSTS + NOWHERE
+        elif x < 0.25:
+            pr["src"] = r.choice(ROUTER_ADDRS + ["127.0.0.1", "10.0.1.255"])
+    elif r.random() < 0.1:
+        pr["src"] = r.choice(ROUTER_ADDRS + ["127.0.0.1"])
+    dsts = ROUTER_ADDRS + PEER_ADDRS + OTHER_HOSTS + NOWHERE + BROADCASTS
     if frm == "router":
         dsts = [d for d in dsts if d not in NOWHERE] + ["127.0.0.1"]
     # A peer's own address never leaves the peer.
@@ -335,14 +371,21 @@ def _toml_value(v) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def scenario_toml(description: str, probes: list[dict]) -> str:
+def sysctls(rng: random.Random) -> dict[str, str]:
+    return {k: rng.choice(vs) for k, vs in SYSCTLS if rng.random() < 1 / 6}
+
+
+def scenario_toml(description: str, probes: list[dict], sysctl: dict[str, str]) -> str:
+    table = ", ".join(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in sysctl.items())
     out = [f"description = {_toml_value(description)}", "", "[router]",
-           f"routes = {_toml_value(ROUTES)}", f"rules = {_toml_value(IP_RULES)}", ""]
+           f"routes = {_toml_value(ROUTES)}", f"rules = {_toml_value(IP_RULES)}",
+           f"sysctls = {{ {table} }}", ""]
     for name, addr, peer, paddr in IFACES:
         # The peer holds a /32 and reaches everything via the router, so even
         # probes to its own /24 cross the router (hairpin forwarding).
         routes = [f"{addr} dev eth0 scope link", f"default via {addr}"]
-        out += ["[[router.interfaces]]", f'name = "{name}"', f'addrs = ["{addr}/24"]',
+        addrs = [f"{addr}/24"] + ([f"{SECONDARY[1]}/24"] if name == SECONDARY[0] else [])
+        out += ["[[router.interfaces]]", f'name = "{name}"', f"addrs = {_toml_value(addrs)}",
                 f'peer = "{peer}"', f'peer_addrs = ["{paddr}/32"]',
                 f"peer_routes = {_toml_value(routes)}", ""]
     for pr in probes:
@@ -358,10 +401,94 @@ def scenario(seed: str, probes: int) -> tuple[str, str]:
     rules = Gen(rng).ruleset()
     prs = [probe(rng, i) for i in range(probes)]
     desc = f"recorder/difftest.py random scenario, seed {seed}"
-    return scenario_toml(desc, prs), rules
+    return scenario_toml(desc, prs, sysctls(rng)), rules
 
 
 def scenario_toml_from(scen: dict, probes: list[dict]) -> str:
     """scenario.toml text for a parsed generated scenario with other probes
     (the topology is always the fixed one above)."""
-    return scenario_toml(scen.get("description", ""), probes)
+    sysctl = {k: str(v) for k, v in scen.get("router", {}).get("sysctls", {}).items()}
+    return scenario_toml(scen.get("description", ""), probes, sysctl)
+
+
+# --------------------------------------------------------------------------
+# follow-up probes, derived from what the kernel recorded
+
+SUBNET_PEER = {"10.0.1.": "lan", "10.0.2.": "wan", "10.0.4.": "wan", "10.0.3.": "dmz"}
+
+
+def _arg(rec: dict, flag: str) -> str | None:
+    args = rec["nftrace_args"]
+    return args[args.index(flag) + 1] if flag in args else None
+
+
+def _entry(pr: dict, rec: dict) -> dict | None:
+    """The original/reply tuples of the conntrack entry the probe made."""
+    want = (_arg(rec, "-s"), pr["dst"], str(pr.get("sport")), str(pr.get("dport")))
+    for line in rec["conntrack"]:
+        words = [w.split("=", 1) for w in line.split() if "=" in w]
+        keys = [(k, v) for k, v in words if k in ("src", "dst", "sport", "dport")]
+        if len(keys) < 8:
+            continue
+        orig = tuple(v for _, v in keys[:4])
+        if orig == want:
+            return {k: v for k, v in keys[4:8]}
+    return None
+
+
+def _sender(addr: str) -> tuple[str, str | None] | None:
+    """(from, src) of a probe sourced from addr: the router, a peer, or None."""
+    if addr in ROUTER_ADDRS or addr.startswith("127."):
+        return "router", addr
+    for prefix, peer in SUBNET_PEER.items():
+        if addr.startswith(prefix):
+            own = next(a for _, _, p, a in IFACES if p == peer)
+            return peer, (None if addr == own else addr)
+    return None
+
+
+class FollowUps:
+    """`follow` callback of record.record_scenario: probes sent right after a
+    probe without flushing conntrack.  After a TCP/UDP probe: the reply its
+    kernel conntrack entry expects (from whoever owns the reply source), then
+    maybe one more original-direction packet; or the same packet again."""
+
+    def __init__(self, seed: str):
+        self.seed = seed
+        self.orig: dict[str, dict] = {}   # reply probe name -> the probe it answers
+
+    def __call__(self, pr: dict, rec: dict) -> list[dict]:
+        rng = random.Random(f"{self.seed}-{pr['name']}")
+        name = pr["name"]
+        if name in self.orig:
+            if rng.random() >= 0.5:
+                return []
+            again = dict(self.orig[name], name=name[:-1] + "a", keep_conntrack=True)
+            if again.get("proto") == "tcp":
+                again["flags"] = "A"
+            return [again]
+        if pr.get("proto") not in ("tcp", "udp") or pr.get("keep_conntrack"):
+            return []
+        x = rng.random()
+        if x < 0.15:
+            return [dict(pr, name=name + "a", keep_conntrack=True)]
+        reply = _entry(pr, rec)
+        if x > 0.65 or reply is None:
+            return []
+        return self.reply(pr, reply)
+
+    def reply(self, pr: dict, reply: dict) -> list[dict]:
+        sender = _sender(reply["src"])
+        own = {p: a for _, _, p, a in IFACES}
+        if sender is None or own.get(sender[0]) == reply["dst"]:
+            return []   # a peer's packet to its own address never leaves it
+        out = {"name": pr["name"] + "r", "from": sender[0]}
+        if sender[1] is not None:
+            out["src"] = sender[1]
+        out |= {"dst": reply["dst"], "proto": pr["proto"], "sport": int(reply["sport"]),
+                "dport": int(reply["dport"])}
+        if pr["proto"] == "tcp":
+            out["flags"] = "SA" if "S" in pr.get("flags", "S") else "A"
+        out["keep_conntrack"] = True
+        self.orig[out["name"]] = {k: v for k, v in pr.items() if k != "name"}
+        return [out]
