@@ -115,7 +115,10 @@ impl Walk<'_> {
                 1 => RpFilter::Strict,
                 _ => RpFilter::Loose,
             },
-            route_localnet: host.conf(iif, "route_localnet").is_some_and(|v| v != 0),
+            route_localnet: either(host, iif, "route_localnet", 0),
+            accept_local: either(host, iif, "accept_local", 0),
+            src_valid_mark: either(host, iif, "src_valid_mark", 0),
+            send_redirects: either(host, iif, "send_redirects", 1),
         }
     }
 
@@ -253,4 +256,15 @@ fn output_error(e: OutputError) -> String {
         OutputError::DeviceDown => "output device is down".into(),
         OutputError::LoopbackSource => "loopback source on a non-loopback device".into(),
     }
+}
+
+/// `IN_DEV_ORCONF`: the sysctl is on for `all` or for the device (`default`
+/// when the dump lacks both).
+fn either(host: &crate::model::Host, iif: &str, name: &str, default: u32) -> bool {
+    let all = host.conf("all", name);
+    let dev = host.conf(iif, name);
+    if all.is_none() && dev.is_none() {
+        return default != 0;
+    }
+    all.unwrap_or(0) != 0 || dev.unwrap_or(0) != 0
 }

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use nftrace::model::Host;
 use nftrace::render::log::{trace_lines, LogFields};
-use nftrace::trace::event::Verdict;
 use nftrace::trace::{trace, TraceOptions};
 use serde_json::Value;
 
