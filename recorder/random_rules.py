@@ -334,7 +334,9 @@ def probe(rng: random.Random, i: int) -> dict:
         if x < 0.2:
             pr["src"] = r.choice(OTHER_HOSTS + PEER_ADDRS)
         elif x < 0.25:
-            pr["src"] = r.choice(ROUTER_ADDRS + ["127.0.0.1", "10.0.1.255"])
+            # Not 127.0.0.1: the peer would ARP for the router with that source,
+            # the router ignores the request and the probe never leaves the peer.
+            pr["src"] = r.choice(ROUTER_ADDRS + ["10.0.1.255"])
     elif r.random() < 0.1:
         pr["src"] = r.choice(ROUTER_ADDRS + ["127.0.0.1"])
     dsts = ROUTER_ADDRS + PEER_ADDRS + OTHER_HOSTS + NOWHERE + BROADCASTS
@@ -354,7 +356,9 @@ def probe(rng: random.Random, i: int) -> dict:
         pr["icmp_type"] = r.choice([8, 8, 8, 0, 13])
     if r.random() < 0.15:
         pr["ttl"] = r.choice([1, 2, 65])
-    if r.random() < 0.15:
+    # Not from the router: hping3's raw socket routes with the socket's TOS (0),
+    # not the header's, while nftrace --local --tos models a socket with that TOS.
+    if frm != "router" and r.random() < 0.15:
         pr["tos"] = r.choice(["0x10", "0x08", "0x28"])
     if r.random() < 0.15:
         pr["data"] = r.choice([1, 12, 100])
