@@ -22,7 +22,9 @@ one).  Scenario dirs stay in --out (default a new temp dir) for inspection.
 keeps only probe PROBE of the recorded scenario DIR and drops rules, chains
 and tables one at a time while the case still disagrees the same way
 (re-recording each candidate on the kernel), then records the result into
-the fixture directory.
+the fixture directory.  `--tree DIR` replays with another nftrace source
+tree (a checkout from before the fix, with its own CARGO_TARGET_DIR), so a
+case that the current tree already agrees with can still be minimised.
 """
 
 from __future__ import annotations
@@ -84,13 +86,16 @@ def record_one(d: Path, base: str, probes: int, kernel: str, ipt: str,
     return None
 
 
+TREE = R.REPO   # the nftrace source tree whose replay test judges (--tree)
+
+
 def replay(out: Path) -> dict:
     """Runs nftrace's replay comparison over every scenario dir in `out`."""
     report = out / "report.json"
     env = dict(os.environ, NFTRACE_REPLAY_DIR=str(out), NFTRACE_REPLAY_REPORT=str(report))
     cmd = ["cargo", "test", "-q", "--test", "integration", "replay_dir_from_env", "--",
            "--ignored", "--exact", "fixtures::replay_dir_from_env"]
-    p = subprocess.run(cmd, cwd=R.REPO, env=env, capture_output=True, text=True)
+    p = subprocess.run(cmd, cwd=TREE, env=env, capture_output=True, text=True)
     if p.returncode != 0 or not report.exists():
         sys.stderr.write(p.stdout + p.stderr)
         raise SystemExit("replay failed to run")
@@ -186,6 +191,8 @@ def minimize(a, kernel: str, ipt: str) -> int:
     probe = [p for p in scen["probe"] if p["name"] == a.minimize[1]]
     if not probe:
         raise SystemExit(f"no probe {a.minimize[1]} in {src}")
+    scen["description"] = (f"{scen.get('description', '')}, probe {a.minimize[1]}, minimised "
+                           f"(recorder/difftest.py --minimize). {a.note or ''}").strip()
     toml_text = random_rules.scenario_toml_from(scen, probe)
     lines = (src / "ruleset.rules").read_text().splitlines()
     work = Path(tempfile.mkdtemp(prefix="nftrace-difftest-min-"))
@@ -223,6 +230,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--minimize", nargs=2, metavar=("DIR", "PROBE"))
     ap.add_argument("--to", type=Path, help="--minimize: fixture directory to write")
+    ap.add_argument("--note", help="--minimize: what the case shows, for its description")
+    ap.add_argument("--tree", type=Path, help="nftrace source tree to replay with (e.g. a "
+                    "checkout from before a fix, to minimise a case it fixed); default: this one")
     ap.add_argument("--count", type=int, default=100, help="cases (probes) to record")
     ap.add_argument("--probes", type=int, default=8, help="probes per scenario")
     ap.add_argument("--batch", type=int, default=10, help="scenarios recorded between replays")
@@ -230,6 +240,8 @@ def main() -> int:
     ap.add_argument("--only", type=int, action="append", help="scenario index(es) to rebuild")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
+    global TREE
+    TREE = a.tree or TREE
     R.ensure_root()
     R.ensure_tools()
     R.enable_netns_logging()
