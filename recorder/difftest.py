@@ -103,8 +103,18 @@ def replay(out: Path) -> dict:
     return json.loads(report.read_text())
 
 
-def case_dirs(out: Path) -> list[Path]:
-    return sorted(p for p in out.iterdir() if (p / "recorded.json").exists())
+def in_a_row(out: Path, bad: set[str]) -> int:
+    """Cases recorded before the first disagreeing one (scenario order, then
+    probe order); a scenario-wide failure (`<scenario>/*`) counts at its start."""
+    n = 0
+    for d in sorted(p for p in out.iterdir() if (p / "recorded.json").exists()):
+        if f"{d.name}/*" in bad:
+            return n
+        for pr in json.loads((d / "recorded.json").read_text())["probes"]:
+            if f"{d.name}/{pr['name']}" in bad:
+                return n
+            n += 1
+    return n
 
 
 def record_batch(a, out: Path, ks, kernel: str, ipt: str, stats: dict) -> None:
@@ -121,16 +131,18 @@ def record_batch(a, out: Path, ks, kernel: str, ipt: str, stats: dict) -> None:
 
 def summarize(a, stats: dict, rep: dict, out: Path) -> int:
     dis = rep["disagreements"]
-    bad = sorted({x["probe"] for x in dis})
+    bad = {x["probe"] for x in dis}
     cases = rep["probes"]
+    row = in_a_row(out, bad)
     log(f"seed {a.seed}: {stats['scenarios']} scenarios, {cases} cases, "
-        f"{cases - len(bad)} agree, {len(bad)} disagree; "
+        f"{cases - len(bad)} agree, {len(bad)} disagree, {row} in a row before the first "
+        f"disagreement; "
         f"{stats['refused']} rulesets refused by the kernel (regenerated), "
         f"{stats['gave_up']} scenarios given up; {time.time() - stats['t0']:.0f}s; dir {out}")
     for x in dis:
         print(f"--- {x['class']}\n{x['text']}\n")
     print(json.dumps({"seed": a.seed, "scenarios": stats["scenarios"], "cases": cases,
-                      "agree": cases - len(bad), "disagree": len(bad),
+                      "agree": cases - len(bad), "disagree": len(bad), "in_a_row": row,
                       "refused": stats["refused"], "dir": str(out)}))
     return 1 if bad else 0
 
