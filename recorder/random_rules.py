@@ -31,7 +31,7 @@ ROUTES = ["10.0.4.0/24 via 10.0.2.2 dev eth1", "unreachable 10.0.5.0/24",
           "table 100 default via 10.0.3.2 dev dmz0",
           "table 100 10.0.1.0/24 dev eth0 scope link"]
 IP_RULES = ["pref 100 fwmark 0x1/0x1 lookup 100", "pref 110 from 10.0.4.0/24 lookup 100",
-            "pref 120 tos 0x10 lookup 100"]
+            "pref 120 tos 0x10 lookup 100", "pref 130 iif eth0 to 10.0.4.0/24 lookup 100"]
 SECONDARY = ("eth1", "10.0.2.100")   # a second address in eth1's subnet
 ROUTER_ADDRS = [a for _, a, _, _ in IFACES] + [SECONDARY[1]]
 PEER_ADDRS = [a for _, _, _, a in IFACES]
@@ -140,7 +140,8 @@ class Gen:
     def extra_match(self, table: str) -> str:
         r = self.rng
         kind = r.choice(["mark", "mark", "connmark", "state", "conntrack", "addrtype",
-                         "ttl", "length", "tos", "dscp", "iprange", "comment"])
+                         "ttl", "length", "tos", "dscp", "iprange", "comment", "ctaddr",
+                         "pkttype"])
         if kind == "mark":
             return f"-m mark {_neg(r)}--mark {_mark(r)}"
         if kind == "connmark":
@@ -168,6 +169,12 @@ class Gen:
             a = r.choice(["10.0.1.1-10.0.1.9", "10.0.2.0-10.0.4.255", "10.0.4.7-10.0.4.7"])
             opt = r.choice(["--src-range", "--dst-range"])
             return f"-m iprange {_neg(r)}{opt} {a}"
+        if kind == "ctaddr":
+            opt = r.choice(["--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"])
+            extra = f" --ctdir {r.choice(['ORIGINAL', 'REPLY'])}" if r.random() < 0.3 else ""
+            return f"-m conntrack {_neg(r)}{opt} {r.choice(NETS)}{extra}"
+        if kind == "pkttype":
+            return f"-m pkttype {_neg(r)}--pkt-type {r.choice(['unicast', 'broadcast'])}"
         return f'-m comment --comment "c{r.randint(0, 99)}"'
 
     def matches(self, table: str, chain: str) -> tuple[str, str | None]:
@@ -188,6 +195,9 @@ class Gen:
             words.append(proto)
         for _ in range(r.choice([0, 0, 0, 1, 1, 2])):
             words.append(self.extra_match(table))
+        if chain in ("PREROUTING", "INPUT", "FORWARD") and r.random() < 0.05:
+            t = r.choice(["LOCAL", "UNICAST", "BROADCAST"])
+            words.append(f"-m addrtype --dst-type {t} --limit-iface-in")
         return " ".join(words), p
 
     # targets ---------------------------------------------------------------
@@ -223,6 +233,9 @@ class Gen:
     def nat_target(self, kind: str, p: str | None) -> str:
         r = self.rng
         port = p in ("tcp", "udp")
+        if r.random() < 0.1:
+            net = r.choice(["10.0.3.0/24", "10.0.1.0/24", "10.0.4.0/23", "10.0.2.2/32"])
+            return f"-j NETMAP --to {net}"
         if kind == "dst":
             if r.random() < 0.3:
                 return f"-j REDIRECT --to-ports {r.choice(PORTS)}" if port else "-j REDIRECT"
