@@ -150,9 +150,10 @@ def summarize(a, stats: dict, rep: dict, out: Path) -> int:
 # --------------------------------------------------------------------------
 # minimisation
 
-def disagreement(work: Path, toml_text: str, rules: str, kernel: str, ipt: str) -> str | None:
-    """Records one candidate into work/case and returns the class of its first
-    disagreement (None: agrees, or the kernel refused the ruleset)."""
+def disagreement(work: Path, toml_text: str, rules: str, kernel: str, ipt: str,
+                 probe: str) -> str | None:
+    """Records one candidate into work/case and returns the class of the first
+    disagreement of `probe` (None: agrees, or the kernel refused the ruleset)."""
     shutil.rmtree(work, ignore_errors=True)
     d = work / "case"
     d.mkdir(parents=True)
@@ -164,7 +165,8 @@ def disagreement(work: Path, toml_text: str, rules: str, kernel: str, ipt: str) 
         if refused(e):
             return None
         raise
-    dis = replay(work)["disagreements"]
+    dis = [x for x in replay(work)["disagreements"]
+           if x["probe"] in (f"case/{probe}", "case/*")]
     # table:chain only: dropping rules renumbers them and may turn a rule line
     # into a policy line without changing what the case shows
     return re.sub(r"TRACE: (\S+?):(\S+?):\w+:\d+", r"\1:\2", dis[0]["class"]) if dis else None
@@ -200,10 +202,22 @@ def empty_tables(lines: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def chain_to(probes: list[dict], name: str) -> list[dict]:
+    """The probe `name` with the probes before it that it depends on: back to
+    the last one that flushed conntrack (a follow-up meets their entry)."""
+    idx = next((i for i, p in enumerate(probes) if p["name"] == name), None)
+    if idx is None:
+        return []
+    start = idx
+    while start > 0 and probes[start].get("keep_conntrack"):
+        start -= 1
+    return probes[start:idx + 1]
+
+
 def minimize(a, kernel: str, ipt: str) -> int:
     src = a.minimize[0]
     scen = tomllib.loads((src / "scenario.toml").read_text())
-    probe = [p for p in scen["probe"] if p["name"] == a.minimize[1]]
+    probe = chain_to(scen["probe"], a.minimize[1])
     if not probe:
         raise SystemExit(f"no probe {a.minimize[1]} in {src}")
     scen["description"] = (f"{scen.get('description', '')}, probe {a.minimize[1]}, minimised "
@@ -212,7 +226,8 @@ def minimize(a, kernel: str, ipt: str) -> int:
     lines = (src / "ruleset.rules").read_text().splitlines()
     work = Path(tempfile.mkdtemp(prefix="nftrace-difftest-min-"))
     text = lambda ls: "\n".join(ls) + "\n"  # noqa: E731
-    want = disagreement(work, toml_text, text(lines), kernel, ipt)
+    name = a.minimize[1]
+    want = disagreement(work, toml_text, text(lines), kernel, ipt, name)
     if want is None:
         raise SystemExit("the case does not disagree when recorded alone")
     log(f"minimising {src.name}/{a.minimize[1]}: {want}")
@@ -221,14 +236,14 @@ def minimize(a, kernel: str, ipt: str) -> int:
         changed = False
         for i in droppable(lines):
             cand = lines[:i] + lines[i + 1:]
-            if disagreement(work, toml_text, text(cand), kernel, ipt) == want:
+            if disagreement(work, toml_text, text(cand), kernel, ipt, name) == want:
                 lines, changed = cand, True
                 log(f"dropped a rule, {sum(ln.startswith('-A ') for ln in lines)} left")
     for i in reversed(unused_chains(lines)):
         lines = lines[:i] + lines[i + 1:]
     for s, e in reversed(empty_tables(lines)):
         cand = lines[:s] + lines[e + 1:]
-        if disagreement(work, toml_text, text(cand), kernel, ipt) == want:
+        if disagreement(work, toml_text, text(cand), kernel, ipt, name) == want:
             lines = cand
     dest = a.to
     dest.mkdir(parents=True, exist_ok=True)
