@@ -358,6 +358,9 @@ def probe(rng: random.Random, i: int) -> dict:
     # A peer's own address never leaves the peer.
     own = {p: a for p, a, _ in peers}
     pr["dst"] = r.choice([d for d in dsts if d != own.get(frm)])
+    if frm != "router" and pr["dst"] in BROADCASTS:
+        # peers send every frame to the router's MAC (they route via it)
+        pr["assume"] = ["l2-dst=host"]
     proto = r.choice(["tcp", "tcp", "tcp", "udp", "udp", "icmp"])
     pr["proto"] = proto
     if proto in ("tcp", "udp"):
