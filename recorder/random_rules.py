@@ -502,6 +502,8 @@ class FollowUps:
         own = {p: a for _, _, p, a in IFACES}
         if sender is None or own.get(sender[0]) == reply["dst"]:
             return []   # a peer's packet to its own address never leaves it
+        if sender[0] != "router" and reply["dst"].startswith("127."):
+            return []   # nor does one to 127/8 (the peer's own loopback)
         out = {"name": pr["name"] + "r", "from": sender[0]}
         if sender[1] is not None:
             out["src"] = sender[1]
