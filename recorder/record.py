@@ -469,7 +469,12 @@ def run_probe(topo: Topology, pr: dict, index: int) -> dict:
 
 # --------------------------------------------------------------------------
 
-def record_scenario(sdir: Path, kernel: str, ipt: str) -> None:
+def record_scenario(sdir: Path, kernel: str, ipt: str, follow=None) -> list[dict]:
+    """Records every probe of sdir/scenario.toml into sdir/recorded.json and
+    returns the probes sent.  `follow(probe, record)`, when given, returns
+    probes to send right after `probe` (difftest.py derives replies from the
+    conntrack entry the kernel just made); the caller writes them into
+    scenario.toml so a later re-recording sends the same ones."""
     sdir = sdir.resolve()
     scen = tomllib.loads((sdir / "scenario.toml").read_text())
     name = sdir.name
@@ -484,11 +489,14 @@ def record_scenario(sdir: Path, kernel: str, ipt: str) -> None:
             save_bundle(topo, sdir, False)
         probes = []
         names = set()
-        for i, pr in enumerate(scen.get("probe", [])):
+        queue = list(scen.get("probe", []))
+        for i, pr in enumerate(queue):   # grows while iterated when follow adds probes
             if pr["name"] in names:
                 raise RecorderError(f"duplicate probe name {pr['name']!r}")
             names.add(pr["name"])
             probes.append(run_probe(topo, pr, i))
+            if follow is not None:
+                queue[i + 1:i + 1] = follow(pr, probes[-1])
         if counters:
             save_bundle(topo, sdir, True)
         out = {
@@ -504,6 +512,7 @@ def record_scenario(sdir: Path, kernel: str, ipt: str) -> None:
         for p in probes:
             last = p["trace"][-1].split(" IN=")[0] if p["trace"] else "(no trace)"
             log(f"  {p['name']:<32} {len(p['trace']):>2} lines, last {last}")
+        return queue
     finally:
         topo.teardown()
 

@@ -30,6 +30,7 @@ const KEYS: &[Key] = &[
     Key { name: "queue", default: "none", values: "none | listener", help: "whether a userspace program listens on NFQUEUE/QUEUE queues" },
     Key { name: "conntrack", default: "auto", values: "auto | on | off", help: "whether conntrack runs in the netns (auto: when some rule needs it, as the kernel enables it on demand)" },
     Key { name: "tcp-loose", default: "1", values: "0 | 1", help: "net.netfilter.nf_conntrack_tcp_loose: pick up mid-stream TCP ACKs as NEW" },
+    Key { name: "l2-dst", default: "auto", values: "auto | host | broadcast | multicast", help: "link-layer destination of a received frame, for `pkttype` (auto: multicast for a group, broadcast for 255.255.255.255 and the ingress subnet's broadcast, else this host's MAC)" },
     Key { name: "forwarding", default: "1", values: "0 | 1", help: "net.ipv4.conf.*.forwarding on the ingress interface" },
     Key { name: "unknown-match", default: "nomatch", values: "match | nomatch", help: "result of a match module nftrace does not evaluate" },
 ];

@@ -102,6 +102,15 @@ impl Walk<'_> {
         if self.tcp_reopens(entry.state.as_deref(), dir) {
             return false;
         }
+        if let Some(reason) = self.tcp_invalid_on(entry.state.as_deref(), dir) {
+            // -NF_ACCEPT: the packet goes on without its conntrack
+            self.ct = CtState::Invalid;
+            self.emit(Event::Conntrack {
+                state: "INVALID".into(),
+                reason: format!("conntrack entry (line {}): {reason}", entry.line),
+            });
+            return true;
+        }
         let state = CtState::Tracked { info, conn };
         let reason = format!(
             "conntrack entry (line {}) matches the {} tuple: {}",
@@ -270,20 +279,9 @@ impl Walk<'_> {
     /// `tcp_error` (valid flag combinations) then `tcp_new` (only SYN, or a bare
     /// ACK when `nf_conntrack_tcp_loose` is on, may create a connection).
     fn tcp_new(&mut self, flags: u8) -> Result<String, String> {
-        use tcp_flag::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
+        use tcp_flag::{ACK, CWR, ECE, FIN, PSH, RST, SYN};
         let f = flags & !(ECE | CWR | PSH);
-        let valid = [
-            SYN,
-            SYN | URG,
-            SYN | ACK,
-            RST,
-            RST | ACK,
-            FIN | ACK,
-            FIN | ACK | URG,
-            ACK,
-            ACK | URG,
-        ];
-        if !valid.contains(&f) {
+        if !tcp_flags_valid(flags) {
             return Err(format!(
                 "TCP flags 0x{flags:02x} are not a valid combination (tcp_error)"
             ));
@@ -311,6 +309,101 @@ impl Walk<'_> {
             "TCP SYN/ACK, FIN or RST without a conntrack entry cannot start a connection (tcp_new)"
                 .into(),
         )
+    }
+}
+
+/// `tcp_error`: the flag combinations `tcp_valid_flags` allows (ECE, CWR and
+/// PSH ignored).
+fn tcp_flags_valid(flags: u8) -> bool {
+    use tcp_flag::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
+    let valid = [
+        SYN,
+        SYN | URG,
+        SYN | ACK,
+        RST,
+        RST | ACK,
+        FIN | ACK,
+        FIN | ACK | URG,
+        ACK,
+        ACK | URG,
+    ];
+    valid.contains(&(flags & !(ECE | CWR | PSH)))
+}
+
+/// `tcp_conntrack_names`, in `enum tcp_conntrack` order: the columns of
+/// [`TCP_INVALID`].
+const TCP_STATES: [&str; 10] = [
+    "NONE",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSE",
+    "SYN_SENT2",
+];
+
+/// Where `tcp_conntracks` (net/netfilter/nf_conntrack_proto_tcp.c) leads to
+/// sIV, by direction (original, reply) and flag set (syn, synack, fin, ack,
+/// rst, none); one character per old state, `V` = invalid.
+const TCP_INVALID: [[&str; 6]; 2] = [
+    [
+        "..........",
+        "VV.VVVVVV.",
+        "VV.......V",
+        ".V.......V",
+        "V.........",
+        "VVVVVVVVVV",
+    ],
+    [
+        "V.VVVVV.V.",
+        "V.........",
+        "VV.......V",
+        "V.........",
+        "V.........",
+        "VVVVVVVVVV",
+    ],
+];
+
+/// `get_conntrack_index`: the row of `tcp_conntracks` for a flag set.
+fn tcp_index(flags: u8) -> (usize, &'static str) {
+    use tcp_flag::{ACK, FIN, RST, SYN};
+    match flags {
+        f if f & RST != 0 => (4, "RST"),
+        f if f & SYN != 0 && f & ACK != 0 => (1, "SYN/ACK"),
+        f if f & SYN != 0 => (0, "SYN"),
+        f if f & FIN != 0 => (2, "FIN"),
+        f if f & ACK != 0 => (3, "ACK"),
+        _ => (5, "no SYN/ACK/FIN/RST"),
+    }
+}
+
+impl Walk<'_> {
+    /// `nf_conntrack_tcp_packet` on an existing entry: `tcp_error` (flag
+    /// combination) and the state table; either makes the packet invalid
+    /// (-NF_ACCEPT). Window tracking is not modelled. `None`: not invalid.
+    fn tcp_invalid_on(&self, state: Option<&str>, dir: Direction) -> Option<String> {
+        let Transport::Tcp { flags, .. } = self.pkt.transport else {
+            return None;
+        };
+        if !tcp_flags_valid(flags) {
+            return Some(format!(
+                "TCP flags 0x{flags:02x} are not a valid combination (tcp_error)"
+            ));
+        }
+        let old = TCP_STATES.iter().position(|s| Some(*s) == state)?;
+        let (row, name) = tcp_index(flags);
+        let d = usize::from(dir == Direction::Reply);
+        let invalid = TCP_INVALID[d][row].as_bytes()[old] == b'V';
+        invalid.then(|| {
+            format!(
+                "TCP {name} in the {} direction of a {} connection: no such transition (tcp_conntracks: sIV)",
+                if d == 0 { "original" } else { "reply" },
+                TCP_STATES[old]
+            )
+        })
     }
 }
 

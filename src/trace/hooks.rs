@@ -250,11 +250,45 @@ impl Walk<'_> {
             return self.ipvs_reinject(rip, None);
         }
         self.next_hop = Some(next_hop);
+        if oif != "lo" && self.is_broadcast_dst() {
+            self.broadcast_copy(&oif);
+        }
         self.run_hook(Hook::PostRouting, None, Some(&oif), POSTROUTING)?;
         if oif == "lo" {
             return self.loopback();
         }
         Ok(Disposition::Sent { oif, next_hop })
+    }
+
+    /// The output route is a broadcast one (`RTCF_BROADCAST`): the destination
+    /// is a broadcast address of this host.
+    fn is_broadcast_dst(&self) -> bool {
+        let routing = &self.host.routing;
+        super::routing::addr_type(routing, self.pkt.dst, None)
+            == crate::model::routing::RouteType::Broadcast
+    }
+
+    /// `ip_mc_output` with `RTCF_BROADCAST`: before the packet itself, a clone
+    /// takes POSTROUTING and `dev_loopback_xmit` brings it back in on `oif`
+    /// with its conntrack and its local dst (so PREROUTING and INPUT, no input
+    /// route, conntrack and nat already done). Whatever happens to the clone,
+    /// the packet goes on, with the mark it had (the connection is shared).
+    fn broadcast_copy(&mut self, oif: &str) {
+        let saved = self.pkt.clone();
+        self.emit(Event::Generated {
+            what: "looped-back copy of the broadcast (ip_mc_output, dev_loopback_xmit)".into(),
+            to: self.pkt.dst,
+        });
+        let result = self
+            .run_hook(Hook::PostRouting, None, Some(oif), POSTROUTING)
+            .and_then(|()| self.run_hook(Hook::PreRouting, Some(oif), None, PREROUTING))
+            .and_then(|()| self.local_in(oif));
+        if let Err(stop) = result {
+            self.emit(Event::Note {
+                text: format!("the looped-back copy ends: {}", stop.reason),
+            });
+        }
+        self.pkt = saved;
     }
 
     /// OUTPUT with `ip_route_me_harder` after mangle (mark, addresses or TOS

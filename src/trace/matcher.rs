@@ -737,16 +737,50 @@ fn type_name_is(name: &str, t: RouteType) -> bool {
     want == t
 }
 
-/// `xt_pkttype.c`: received packets are classified by destination (the model has
-/// no L2 header): multicast and limited broadcast by address, the rest `host`.
+/// `xt_pkttype.c`: `skb->pkt_type`, or by address for `PACKET_LOOPBACK`.
+/// * Locally generated packets are `PACKET_HOST`; a broadcast's copy looped
+///   back by `dev_loopback_xmit` (PREROUTING/INPUT on a device other than lo)
+///   is `PACKET_LOOPBACK`: multicast or broadcast by address.
+/// * Forwarded packets are `PACKET_HOST` (`ip_forward` forwards nothing else).
+/// * Received packets: the frame's destination MAC, which the probe does not
+///   carry: `--assume l2-dst=…`, by default multicast for a multicast group,
+///   broadcast for 255.255.255.255 and the ingress device's own subnet
+///   broadcast (what an on-link sender uses), else host.
 fn pkttype_matches(name: &str, ctx: &MatchCtx) -> bool {
-    let dst = ctx.packet.dst;
-    let kind = if dst.is_multicast() {
-        "multicast"
-    } else if dst.is_broadcast() || addr_type(ctx.routing, dst, None) == RouteType::Broadcast {
-        "broadcast"
-    } else {
-        "unicast"
-    };
+    let kind = pkt_type(ctx);
     name == kind || (name == "host" && kind == "unicast")
+}
+
+/// The `pkttype` name of the packet at this point (see [`pkttype_matches`]).
+fn pkt_type(ctx: &MatchCtx) -> &'static str {
+    let dst = ctx.packet.dst;
+    let by_address = if dst.is_multicast() {
+        "multicast"
+    } else {
+        "broadcast"
+    };
+    if ctx.local {
+        return match ctx.in_dev {
+            Some(dev) if dev != "lo" => by_address,
+            _ => "unicast",
+        };
+    }
+    if matches!(ctx.hook, Hook::Forward | Hook::PostRouting) {
+        return "unicast";
+    }
+    match ctx.assume.get("l2-dst") {
+        "host" => "unicast",
+        "broadcast" => "broadcast",
+        "multicast" => "multicast",
+        _ => {
+            let own_subnet = ctx
+                .in_dev
+                .is_some_and(|d| addr_type(ctx.routing, dst, Some(d)) == RouteType::Broadcast);
+            if dst.is_multicast() || dst.is_broadcast() || own_subnet {
+                by_address
+            } else {
+                "unicast"
+            }
+        }
+    }
 }

@@ -115,7 +115,10 @@ impl Walk<'_> {
                 1 => RpFilter::Strict,
                 _ => RpFilter::Loose,
             },
-            route_localnet: host.conf(iif, "route_localnet").is_some_and(|v| v != 0),
+            route_localnet: either(host, iif, "route_localnet", 0),
+            accept_local: either(host, iif, "accept_local", 0),
+            src_valid_mark: either(host, iif, "src_valid_mark", 0),
+            send_redirects: either(host, iif, "send_redirects", 1),
         }
     }
 
@@ -137,14 +140,21 @@ impl Walk<'_> {
             key.src = std::net::Ipv4Addr::UNSPECIFIED;
         }
         let mut r = output_route(&self.host.routing, &key);
-        if r.outcome == Err(OutputError::InvalidSource) {
+        let raw_socket_retry = match r.outcome {
+            Err(OutputError::InvalidSource) => true,
+            // ip_route_me_harder keeps a local source: 127.0.0.1 cannot leave.
+            Err(OutputError::LoopbackSource) => kind != "reroute",
+            _ => false,
+        };
+        if raw_socket_retry {
             // `raw_sendmsg` with IP_HDRINCL (hping3, packet crafting) routes with the
             // socket's bound source, none, so a foreign header source is not refused.
             self.assume(
                 "routing",
                 format!(
-                    "source {} is not local: routed as a raw (IP_HDRINCL) socket does, without a source; the header keeps it",
-                    key.src
+                    "source {} {}: routed as a raw (IP_HDRINCL) socket does, without a source; the header keeps it",
+                    key.src,
+                    if key.src.is_loopback() { "is a loopback address" } else { "is not local" }
                 ),
             );
             r = output_route(
@@ -244,5 +254,17 @@ fn output_error(e: OutputError) -> String {
         OutputError::InvalidSource => "source address is not local".into(),
         OutputError::NoDevice => "route has no device".into(),
         OutputError::DeviceDown => "output device is down".into(),
+        OutputError::LoopbackSource => "loopback source on a non-loopback device".into(),
     }
+}
+
+/// `IN_DEV_ORCONF`: the sysctl is on for `all` or for the device (`default`
+/// when the dump lacks both).
+fn either(host: &crate::model::Host, iif: &str, name: &str, default: u32) -> bool {
+    let all = host.conf("all", name);
+    let dev = host.conf(iif, name);
+    if all.is_none() && dev.is_none() {
+        return default != 0;
+    }
+    all.unwrap_or(0) != 0 || dev.unwrap_or(0) != 0
 }

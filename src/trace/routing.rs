@@ -626,7 +626,7 @@ pub enum RpFilter {
 }
 
 /// Sysctls that change the input route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputOptions {
     /// `net.ipv4.conf.<iif>.forwarding`.
     pub forwarding: bool,
@@ -634,6 +634,26 @@ pub struct InputOptions {
     pub rp_filter: RpFilter,
     /// `route_localnet`: accept 127/8 from the wire.
     pub route_localnet: bool,
+    /// `accept_local` (all or the ingress device): a local source is not martian.
+    pub accept_local: bool,
+    /// `src_valid_mark`: source validation looks up with the packet's mark.
+    pub src_valid_mark: bool,
+    /// `send_redirects` (all or the ingress device; kernel default 1): a hairpin
+    /// route (out the ingress device) then gets the full source validation.
+    pub send_redirects: bool,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            forwarding: false,
+            rp_filter: RpFilter::Off,
+            route_localnet: false,
+            accept_local: false,
+            src_valid_mark: false,
+            send_redirects: true,
+        }
+    }
 }
 
 /// What the kernel does with a received packet (`ip_route_input_slow`).
@@ -703,7 +723,15 @@ pub fn input_route_with(routing: &Routing, key: &FlowKey, opts: &InputOptions) -
         assumptions: Vec::new(),
     };
     if let Some(outcome) = pre_lookup(key, opts, &mut out.assumptions) {
-        out.outcome = outcome;
+        out.outcome = match outcome {
+            // brd_input validates any source but 0.0.0.0 (with daddr 0)
+            InputOutcome::Local {
+                broadcast: true, ..
+            } if !key.src.is_unspecified() => {
+                validated(routing, key, Ipv4Addr::UNSPECIFIED, None, opts, outcome)
+            }
+            o => o,
+        };
         return out;
     }
     let fib = fib_lookup(routing, key);
@@ -794,60 +822,166 @@ fn after_lookup(
 ) -> InputOutcome {
     let route = Some(m.route);
     match m.kind {
-        RouteType::Broadcast => InputOutcome::Local {
+        RouteType::Broadcast if key.src.is_unspecified() => InputOutcome::Local {
             broadcast: true,
             route,
         },
-        RouteType::Local => match fib_validate_source(routing, key, opts.rp_filter) {
-            Err(why) => InputOutcome::MartianSource(why),
-            Ok(()) => InputOutcome::Local {
+        RouteType::Broadcast => {
+            let ok = InputOutcome::Local {
+                broadcast: true,
+                route,
+            };
+            validated(routing, key, Ipv4Addr::UNSPECIFIED, None, opts, ok)
+        }
+        RouteType::Local => {
+            let ok = InputOutcome::Local {
                 broadcast: false,
                 route,
-            },
-        },
+            };
+            validated(routing, key, key.dst, None, opts, ok)
+        }
         _ if !opts.forwarding => ip_error(FibError::HostUnreachable, false),
-        RouteType::Unicast => match fib_validate_source(routing, key, opts.rp_filter) {
-            Err(why) => InputOutcome::MartianSource(why),
-            Ok(()) => InputOutcome::Forward {
+        RouteType::Unicast => {
+            let ok = InputOutcome::Forward {
                 dev: m.dev.clone(),
                 gateway: m.gateway,
                 route: m.route,
                 table: m.table,
-            },
-        },
+            };
+            validated(routing, key, key.dst, m.dev.as_deref(), opts, ok)
+        }
         _ => InputOutcome::MartianDestination("route type is not unicast"),
     }
 }
 
-/// `fib_validate_source` (net/ipv4/fib_frontend.c): a source that is one of our own
-/// addresses is martian (without `accept_local`); with rp_filter, a reverse lookup
-/// (dst = source, iif = lo, mark ignored: `src_valid_mark` = 0) must give a unicast
-/// route, through the ingress device in strict mode.
+/// `ok` when the source passes [`fib_validate_source`], else a martian source.
+fn validated(
+    routing: &Routing,
+    key: &FlowKey,
+    dst: Ipv4Addr,
+    oif: Option<&str>,
+    opts: &InputOptions,
+    ok: InputOutcome,
+) -> InputOutcome {
+    match fib_validate_source(routing, key, dst, oif, opts) {
+        Err(why) => InputOutcome::MartianSource(why),
+        Ok(()) => ok,
+    }
+}
+
+/// `fib_validate_source` (net/ipv4/fib_frontend.c). Without rp_filter, and
+/// unless the packet leaves through its ingress device with `send_redirects`
+/// on, only a source that is one of our addresses is martian (none with
+/// `accept_local`); but custom ip rules or user-added `local` routes force the
+/// full check ([`full_validate_source`]), which also refuses broadcast sources.
+/// `dst` is the packet's destination (0.0.0.0 for broadcasts), `oif` the
+/// forward route's device (`None` for local delivery).
 fn fib_validate_source(
     routing: &Routing,
     key: &FlowKey,
-    rpf: RpFilter,
+    dst: Ipv4Addr,
+    oif: Option<&str>,
+    opts: &InputOptions,
 ) -> Result<(), &'static str> {
-    if addr_type(routing, key.src, None) == RouteType::Local {
-        return Err("source is a local address");
+    let hairpin = oif.is_some() && oif == key.iif.as_deref() && opts.send_redirects;
+    if opts.rp_filter == RpFilter::Off && !hairpin {
+        if opts.accept_local {
+            return Ok(());
+        }
+        if !has_custom_rules(routing) && !has_custom_local_routes(routing) {
+            if is_local_addr(routing, key.src) {
+                return Err("source is a local address");
+            }
+            return Ok(());
+        }
     }
-    if rpf == RpFilter::Off {
-        return Ok(());
-    }
+    full_validate_source(routing, key, dst, oif, opts)
+}
+
+/// `__fib_validate_source`: the reverse lookup (daddr = source, saddr = `dst`,
+/// iif = `oif` or lo, mark only with `src_valid_mark`) must give a unicast
+/// route (or a local one with `accept_local`); a route through the ingress
+/// device passes; otherwise strict rp_filter refuses. Without a reverse route
+/// only rp_filter refuses.
+fn full_validate_source(
+    routing: &Routing,
+    key: &FlowKey,
+    dst: Ipv4Addr,
+    oif: Option<&str>,
+    opts: &InputOptions,
+) -> Result<(), &'static str> {
+    let rpf = opts.rp_filter;
     let reverse = FlowKey {
-        src: key.dst,
+        src: dst,
         tos: key.tos,
+        iif: oif.map(str::to_string),
+        mark: if opts.src_valid_mark { key.mark } else { 0 },
         ..FlowKey::to(key.src)
     };
     let res = fib_lookup(routing, &reverse);
-    let Some(m) = res.matched().filter(|m| m.kind == RouteType::Unicast) else {
-        return Err("rp_filter: no unicast route back to the source");
+    let Some(m) = res.matched() else {
+        if rpf != RpFilter::Off {
+            return Err("rp_filter: no route back to the source");
+        }
+        return Ok(());
     };
-    let via_iif = m.dev.is_some() && m.dev.as_deref() == key.iif.as_deref();
-    if rpf == RpFilter::Strict && !via_iif {
+    match m.kind {
+        RouteType::Unicast => {}
+        RouteType::Local if opts.accept_local => {}
+        RouteType::Local => return Err("source is a local address"),
+        _ => return Err("the route back to the source is not unicast (e.g. a broadcast source)"),
+    }
+    let iif = key.iif.as_deref();
+    let uses_iif = routing
+        .routes
+        .get(m.route)
+        .is_some_and(|r| r.nexthops.iter().any(|n| n.dev.as_deref() == iif))
+        || m.dev.as_deref() == iif
+        || (m.kind == RouteType::Local && iif == Some("lo"));
+    if uses_iif {
+        return Ok(());
+    }
+    let no_addr = iif
+        .and_then(|d| routing.link(d))
+        .is_some_and(|l| l.addrs.is_empty());
+    if no_addr {
+        if rpf != RpFilter::Off {
+            return Err("rp_filter: the ingress device has no address");
+        }
+        return Ok(());
+    }
+    if rpf == RpFilter::Strict {
         return Err("rp_filter strict: the route back to the source uses another device");
     }
     Ok(())
+}
+
+/// `fib4_has_custom_rules`: some ip rule besides the three default ones.
+fn has_custom_rules(routing: &Routing) -> bool {
+    routing.rules.iter().any(|r| {
+        let default = matches!(
+            (r.pref, &r.action),
+            (0, RuleAction::Lookup(255))
+                | (32766, RuleAction::Lookup(254))
+                | (32767, RuleAction::Lookup(253))
+        );
+        !default
+            || r.invert
+            || r.from.is_some_and(|f| f.prefix_len() > 0)
+            || r.to.is_some()
+            || r.fwmark.is_some()
+            || r.iif.is_some()
+            || r.oif.is_some()
+    })
+}
+
+/// `fib_has_custom_local_routes`: a `local` route someone added (the kernel's
+/// own are `proto kernel`).
+fn has_custom_local_routes(routing: &Routing) -> bool {
+    routing
+        .routes
+        .iter()
+        .any(|r| r.kind == RouteType::Local && r.protocol.as_deref().is_some_and(|p| p != "kernel"))
 }
 
 /// Why an output route failed.
@@ -861,6 +995,9 @@ pub enum OutputError {
     NoDevice,
     /// -ENETUNREACH: the bound device is down.
     DeviceDown,
+    /// -EINVAL: a loopback source may only leave through a loopback or VRF
+    /// device (`__mkroute_output`).
+    LoopbackSource,
 }
 
 /// A successful output route.
@@ -939,7 +1076,25 @@ pub fn output_route(routing: &Routing, key: &FlowKey) -> OutputRoute {
             assume_on_link(routing, &key).ok_or(OutputError::Fib(*error))
         }
     };
+    let outcome = outcome.and_then(|hop| check_loopback_source(routing, &key, hop));
     OutputRoute::new(outcome, Some(fib))
+}
+
+/// `__mkroute_output`: a loopback source on a device that is neither a loopback
+/// nor a VRF master is refused with -EINVAL (e.g. nat OUTPUT DNAT of a
+/// 127.0.0.1 → 127.0.0.1 packet to a remote address).
+fn check_loopback_source(
+    routing: &Routing,
+    key: &FlowKey,
+    hop: OutputHop,
+) -> Result<OutputHop, OutputError> {
+    let vrf_master = routing
+        .link(&hop.dev)
+        .is_some_and(|l| l.vrf_table.is_some());
+    if key.src.is_loopback() && hop.dev != "lo" && !vrf_master {
+        return Err(OutputError::LoopbackSource);
+    }
+    Ok(hop)
 }
 
 /// A given source must be a unicast address of this host (`__ip_dev_find`).
@@ -1589,7 +1744,7 @@ local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
         let opts = |rp_filter| InputOptions {
             forwarding: true,
             rp_filter,
-            route_localnet: false,
+            ..InputOptions::default()
         };
         let strict = input_route_with(&r, &key, &opts(RpFilter::Strict)).outcome;
         assert!(

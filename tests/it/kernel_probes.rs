@@ -7,6 +7,9 @@
 //!   `verdict = "ACCEPT"`, and the translated `src`/`dst`/`dport` from its reply
 //!   tuple (`sport` too when the kernel kept it: a changed one was drawn at random);
 //!   `oif` = the `OUT=` of the last TRACE line when that was in POSTROUTING;
+//!   (except a local packet to a local address dropped on its way in over `lo`:
+//!   it was confirmed at POSTROUTING before the loopback, so the verdict is the
+//!   DROP or REJECT below);
 //! * no entry and the last TRACE line is a rule or policy whose target in the
 //!   dump is DROP or REJECT: that verdict.
 //!
@@ -140,10 +143,18 @@ fn expectations(
                 .is_none_or(|s| o.get("sport") == Some(s))
     });
     let last = trace.last().map(|l| trace_head(l));
+    let ending = last
+        .as_ref()
+        .and_then(|(at, _, _)| ending_verdict(at, ruleset));
+    let dropped_on_lo = trace.last().is_some_and(|l| l.contains(" IN=lo ")) && ending.is_some();
     match entry {
         Some(line) => {
             let (_, r) = ct_tuples(&line);
-            out.push_str("expect.verdict = \"ACCEPT\"\n");
+            let verdict = if dropped_on_lo { ending } else { None };
+            out.push_str(&format!(
+                "expect.verdict = {:?}\n",
+                verdict.unwrap_or("ACCEPT")
+            ));
             out.push_str(&format!("expect.src = {:?}\n", r["dst"]));
             out.push_str(&format!("expect.dst = {:?}\n", r["src"]));
             if let Some(d) = r.get("sport") {
@@ -161,7 +172,7 @@ fn expectations(
             }
         }
         None => {
-            if let Some(verdict) = last.and_then(|(at, _, _)| ending_verdict(&at, ruleset)) {
+            if let Some(verdict) = ending {
                 out.push_str(&format!("expect.verdict = {verdict:?}\n"));
             }
         }

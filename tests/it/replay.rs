@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use nftrace::model::Host;
 use nftrace::render::log::{trace_lines, LogFields};
-use nftrace::trace::event::Verdict;
 use nftrace::trace::{trace, TraceOptions};
 use serde_json::Value;
 
@@ -105,10 +104,14 @@ pub(crate) struct Outcome {
     /// Disagreement class (first differing kernel head vs nftrace head) -> probes.
     pub(crate) classes: BTreeMap<String, Vec<String>>,
     pub(crate) probes: usize,
+    /// Every disagreement as (probe, class, text), in the order found.
+    pub(crate) records: Vec<(String, String, String)>,
 }
 
 impl Outcome {
-    fn fail(&mut self, class: String, name: &str, text: String) {
+    pub(crate) fn fail(&mut self, class: String, name: &str, text: String) {
+        self.records
+            .push((name.to_string(), class.clone(), text.clone()));
         self.classes
             .entry(class)
             .or_default()
@@ -223,7 +226,10 @@ pub(crate) fn check_conntrack(
                     o.get("sport") == Some(&s.to_string()) && o.get("dport") == Some(&d.to_string())
                 })
         });
-    let accepted = t.verdict == Verdict::Accept;
+    // Confirmed, not merely accepted: a local packet to a local address is
+    // confirmed at POSTROUTING before the loopback, so a later DROP in INPUT
+    // leaves the entry in the table (difftest seed 1).
+    let accepted = t.connection.is_some();
     let delivered_tcp =
         matches!(t.disposition, nftrace::trace::event::Disposition::Delivered) && init.proto() == 6;
     let random_port = t.assumptions.iter().any(|a| a.key == "nat-port");
