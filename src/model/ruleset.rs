@@ -242,8 +242,8 @@ pub struct RuleSpelling {
 /// An interface name in `-i`/`-o`; a trailing `+` makes it a prefix match.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IfaceMatch {
-    /// The name as written, including any trailing `+`.
-    pub name: String,
+    /// The name as written, including any trailing `+` (at most 15 bytes).
+    pub name: Box<str>,
 }
 
 impl IfaceMatch {
@@ -252,7 +252,7 @@ impl IfaceMatch {
     pub fn matches(&self, dev: &str) -> bool {
         match self.name.strip_suffix('+') {
             Some(prefix) => dev.starts_with(prefix),
-            None => self.name == dev,
+            None => &*self.name == dev,
         }
     }
 }
@@ -295,12 +295,13 @@ impl IpHeaderMatch {
 pub struct Rule {
     /// 1-based line in the dump.
     pub line: u32,
-    /// `[pkts:bytes]` when saved with `-c`.
-    pub counters: Option<Counters>,
+    /// `[pkts:bytes]` when saved with `-c` (boxed: most dumps have none, and a
+    /// rule is one of hundreds of thousands).
+    pub counters: Option<Box<Counters>>,
     /// Header matches.
     pub ip: IpHeaderMatch,
     /// `-m` matches in order (including the implicit ones iptables-save prints, e.g. `-m tcp`).
-    pub matches: Vec<Match>,
+    pub matches: Box<[Match]>,
     /// The target (`-j`/`-g`), or [`Target::None`] when the rule has none.
     pub target: Target,
     /// The rule as written after the counters, starting at `-A` (a piece of the dump).

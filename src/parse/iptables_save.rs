@@ -292,7 +292,7 @@ impl<'a> Parser<'a> {
         let open = self.open_table(ctx)?;
         let (counters, rest) = match words.first() {
             Some(w) if !w.quoted && w.as_str().starts_with('[') => {
-                (Some(counters(ctx, w)?), &words[1..])
+                (Some(Box::new(counters(ctx, w)?)), &words[1..])
             }
             _ => (None, words),
         };
@@ -318,11 +318,12 @@ impl<'a> Parser<'a> {
             ctx,
         };
         let spec = rule_spec(&mut cur, &open.index)?;
-        let mut rule = Rule {
+        let rule = Rule {
             line: line_u32(ctx.line),
             counters,
             ip: spec.ip,
-            matches: spec.matches,
+            // Exactly as long as the rule's matches (growth leaves room for four).
+            matches: spec.matches.into_boxed_slice(),
             target: spec.target,
             text: ctx.shared(&ctx.text[cmd.start..]),
             spelling: spec.spelling,
@@ -347,8 +348,6 @@ impl<'a> Parser<'a> {
                 offset,
             });
         }
-        // Growth leaves room for four; most rules hold two or three matches.
-        rule.matches.shrink_to_fit();
         if rules.len() < 16 {
             // Most chains (kube-proxy's per-service and per-endpoint ones) hold a
             // few rules: grow them exactly rather than doubling, so the slack a
@@ -977,9 +976,7 @@ fn header_iface(
     }
     Ok(Neg {
         invert,
-        value: IfaceMatch {
-            name: name.to_string(),
-        },
+        value: IfaceMatch { name: name.into() },
     })
 }
 
@@ -2335,8 +2332,8 @@ mod tests {
         let r = &chain.rules[0];
         assert_eq!((r.line, r.text.as_str()), (3, "-A INPUT -j ACCEPT"));
         assert_eq!(
-            r.counters,
-            Some(Counters {
+            r.counters.as_deref(),
+            Some(&Counters {
                 packets: 3,
                 bytes: 4
             })
