@@ -37,19 +37,19 @@ use crate::model::text::Text;
 /// Every table block must end in `COMMIT`. On failure all errors found are
 /// returned, in line order.
 pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
-    parse_shared(file, Arc::from(text))
+    parse_shared(file, Arc::new(text.to_string()))
 }
 
 /// Parses a dump already held in shared memory: that one copy backs every
 /// rule's text, comment and name (no second copy of a large dump).
-pub fn parse_shared(file: &str, source: Arc<str>) -> Result<Ruleset, ParseErrors> {
+pub fn parse_shared(file: &str, source: Arc<String>) -> Result<Ruleset, ParseErrors> {
     parse_reach(file, source).map(|(ruleset, _)| ruleset)
 }
 
 /// [`parse_shared`], also returning for each table (in order) the hooks each
 /// chain is reached from ([`crate::model::ruleset::Table::hook_masks`]), which
 /// the load checks computed anyway.
-pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
+pub fn parse_reach(file: &str, source: Arc<String>) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
@@ -69,7 +69,7 @@ pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     /// The whole dump, which `text` is a line of.
-    source: &'a Arc<str>,
+    source: &'a Arc<String>,
     file: &'a str,
     line: usize,
     text: &'a str,
@@ -153,7 +153,7 @@ impl Hasher for Fnv1a {
 
 /// Line-by-line state.
 struct Parser<'a> {
-    source: &'a Arc<str>,
+    source: &'a Arc<String>,
     /// Reused word buffer (one allocation for the whole file).
     words: Vec<Word<'a>>,
     file: &'a str,
