@@ -58,6 +58,7 @@ pub fn parse_reach(file: &str, source: Arc<String>) -> Result<(Ruleset, Vec<Vec<
         masks: Vec::new(),
         open: None,
         errors: Vec::new(),
+        matches: Vec::with_capacity(8),
     };
     for (i, raw) in source.lines().enumerate() {
         parser.line(i + 1, raw.trim_end());
@@ -162,6 +163,9 @@ struct Parser<'a> {
     masks: Vec<Vec<u8>>,
     open: Option<OpenTable<'a>>,
     errors: Vec<ParseError>,
+    /// Reused match buffer: each rule's matches are then copied into a box of
+    /// exactly their number (a shrinking realloc may keep the larger block).
+    matches: Vec<Match>,
 }
 
 impl<'a> Parser<'a> {
@@ -289,6 +293,7 @@ impl<'a> Parser<'a> {
 
     /// `[pkts:bytes] -A CHAIN rule-spec`
     fn rule_line(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
+        let scratch = std::mem::take(&mut self.matches);
         let open = self.open_table(ctx)?;
         let (counters, rest) = match words.first() {
             Some(w) if !w.quoted && w.as_str().starts_with('[') => {
@@ -317,13 +322,13 @@ impl<'a> Parser<'a> {
             pos: 2,
             ctx,
         };
-        let spec = rule_spec(&mut cur, &open.index)?;
+        let mut spec = rule_spec(&mut cur, &open.index, scratch)?;
+        let matches: Box<[Match]> = spec.matches.drain(..).collect();
         let rule = Rule {
             line: line_u32(ctx.line),
             counters,
             ip: spec.ip,
-            // Exactly as long as the rule's matches (growth leaves room for four).
-            matches: spec.matches.into_boxed_slice(),
+            matches,
             target: spec.target,
             text: ctx.shared(&ctx.text[cmd.start..]),
             spelling: spec.spelling,
@@ -355,6 +360,7 @@ impl<'a> Parser<'a> {
             rules.reserve_exact(1);
         }
         rules.push(rule);
+        self.matches = spec.matches;
         Ok(())
     }
 
@@ -809,10 +815,11 @@ struct Spec {
 
 impl Spec {
     /// An empty rule: no conditions, no target.
-    fn new() -> Spec {
+    fn new(mut matches: Vec<Match>) -> Spec {
+        matches.clear();
         Spec {
             ip: IpHeaderMatch::default(),
-            matches: Vec::new(),
+            matches,
             target: Target::None,
             spelling: RuleSpelling::default(),
             unresolved: None,
@@ -821,8 +828,13 @@ impl Spec {
 }
 
 /// `rule-spec := { [!] header-opt | -m name match-opts | implicit-match } [target]`
-fn rule_spec(cur: &mut Cursor<'_, '_>, chains: &ChainIndex) -> Result<Spec, ParseError> {
-    let mut spec = Spec::new();
+/// `matches` is a buffer to reuse for the matches.
+fn rule_spec(
+    cur: &mut Cursor<'_, '_>,
+    chains: &ChainIndex,
+    matches: Vec<Match>,
+) -> Result<Spec, ParseError> {
+    let mut spec = Spec::new(matches);
     while cur.peek().is_some() {
         let start = cur.pos;
         let invert = cur.bang();
