@@ -49,7 +49,10 @@ pub fn parse_shared(file: &str, source: Arc<String>) -> Result<Ruleset, ParseErr
 /// [`parse_shared`], also returning for each table (in order) the hooks each
 /// chain is reached from ([`crate::model::ruleset::Table::hook_masks`]), which
 /// the load checks computed anyway.
-pub fn parse_reach(file: &str, source: Arc<String>) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
+pub fn parse_reach(
+    file: &str,
+    source: Arc<String>,
+) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
@@ -603,8 +606,8 @@ fn resolve_ref(
         )),
         None if !goto && UNTYPED_TARGETS.contains(&name.as_str()) => {
             rule.target = Target::Other {
-                name: name.to_string(),
-                args: Vec::new(),
+                name: name.as_str().into(),
+                args: Box::default(),
             };
             Ok(())
         }
@@ -1830,7 +1833,7 @@ fn target(
     } else {
         let args = args.words.iter().map(|w| w.as_str().to_string()).collect();
         Target::Other {
-            name: name.to_string(),
+            name: name.into(),
             args,
         }
     };
@@ -1871,7 +1874,7 @@ fn typed_target(args: &mut Cursor<'_, '_>, name: &str) -> Result<Option<Target>,
             }
         }
         "MARK" => Target::Mark(mark_target(args)?),
-        "CONNMARK" => Target::Connmark(connmark_target(args)?),
+        "CONNMARK" => Target::Connmark(Box::new(connmark_target(args)?)),
         "SNAT" | "DNAT" => nat_target(args, name == "SNAT")?,
         "MASQUERADE" | "REDIRECT" => ports_target(args, name == "MASQUERADE")?,
         "NETMAP" => netmap_target(args)?,
@@ -2382,13 +2385,16 @@ mod tests {
             "mangle",
             "-A PREROUTING -j CONNMARK --save-mark --mask 0xff",
         );
+        let Target::Connmark(op) = &r.target else {
+            panic!("{:?}", r.target)
+        };
         assert!(matches!(
-            r.target,
-            Target::Connmark(ConnmarkOp::Save {
+            **op,
+            ConnmarkOp::Save {
                 nfmask: 0xff,
                 ctmask: 0xff,
                 ..
-            })
+            }
         ));
         let r = rule_in("mangle", "-A PREROUTING -j CONNMARK --restore-mark");
         let want = ConnmarkOp::Restore {
@@ -2396,7 +2402,7 @@ mod tests {
             ctmask: u32::MAX,
             text: "--restore-mark".into(),
         };
-        assert_eq!(r.target, Target::Connmark(want));
+        assert_eq!(r.target, Target::Connmark(Box::new(want)));
     }
 
     #[test]
@@ -2466,7 +2472,7 @@ mod tests {
             r.target,
             Target::Other {
                 name: "CHECKSUM".into(),
-                args: vec![]
+                args: Box::default()
             }
         );
     }
