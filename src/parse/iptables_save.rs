@@ -109,14 +109,33 @@ impl Ctx<'_> {
 }
 
 /// A `-j`/`-g` whose chain is looked up when the table is complete.
-struct ChainRef<'a> {
+///
+/// One per `-j`/`-g` to a chain (most rules of a kube-proxy dump), so it is kept
+/// small: the line is a range of the dump, turned back into a [`Ctx`] for an error.
+struct ChainRef {
     /// Index of the chain holding the rule.
-    chain: usize,
+    chain: u32,
     /// Index of the rule in that chain.
-    rule: usize,
-    /// Position of the chain name, for the error.
-    ctx: Ctx<'a>,
+    rule: u32,
+    /// 1-based line of the rule.
+    line: usize,
+    /// The line's text: `source[start..start + len]`.
+    start: usize,
+    len: usize,
+    /// Position of the chain name in the line, for the error.
     offset: usize,
+}
+
+impl ChainRef {
+    /// The rule's line, for errors; `header` is the table's header line.
+    fn ctx<'a>(&self, header: Ctx<'a>) -> Ctx<'a> {
+        let source: &'a str = header.source.as_str();
+        Ctx {
+            line: self.line,
+            text: source.get(self.start..self.start + self.len).unwrap_or(""),
+            ..header
+        }
+    }
 }
 
 /// The table between `*name` and `COMMIT`.
@@ -124,7 +143,7 @@ struct OpenTable<'a> {
     table: Table,
     header: Ctx<'a>,
     index: ChainIndex,
-    refs: Vec<ChainRef<'a>>,
+    refs: Vec<ChainRef>,
     /// `(chain, rule, hooks allowed)` of the rules whose target or matches
     /// are limited to some hooks, checked once the jump graph is known.
     limited: Vec<(usize, usize, u8)>,
@@ -350,9 +369,11 @@ impl<'a> Parser<'a> {
         }
         if let Some(offset) = spec.unresolved {
             open.refs.push(ChainRef {
-                chain,
-                rule: rules.len(),
-                ctx,
+                chain: index_u32(chain),
+                rule: index_u32(rules.len()),
+                line: ctx.line,
+                start: ctx.text.as_ptr() as usize - ctx.source.as_ptr() as usize,
+                len: ctx.text.len(),
                 offset,
             });
         }
@@ -376,7 +397,7 @@ impl<'a> Parser<'a> {
         };
         let builtin: Vec<bool> = open.table.chains.iter().map(Chain::is_builtin).collect();
         for r in &open.refs {
-            if let Err(e) = resolve_ref(&mut open.table, &open.index, &builtin, r) {
+            if let Err(e) = resolve_ref(&mut open.table, &open.index, &builtin, r, open.header) {
                 self.errors.push(e);
             }
         }
@@ -413,6 +434,11 @@ impl<'a> Parser<'a> {
             Err(ParseErrors(self.errors))
         }
     }
+}
+
+/// `n` as a `u32` (a chain or rule index; dumps are capped far below 4 G lines).
+fn index_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Match modules whose names are kept as static strings (no allocation per rule).
@@ -579,13 +605,14 @@ fn resolve_ref(
     table: &mut Table,
     index: &ChainIndex,
     builtin: &[bool],
-    r: &ChainRef<'_>,
+    r: &ChainRef,
+    header: Ctx<'_>,
 ) -> Result<(), ParseError> {
     let table_name = table.name;
     let Some(rule) = table
         .chains
-        .get_mut(r.chain)
-        .and_then(|c| c.rules.get_mut(r.rule))
+        .get_mut(r.chain as usize)
+        .and_then(|c| c.rules.get_mut(r.rule as usize))
     else {
         return Ok(());
     };
@@ -599,7 +626,7 @@ fn resolve_ref(
         .and_then(|&i| builtin.get(i).copied())
     {
         Some(false) => Ok(()),
-        Some(true) => Err(r.ctx.err(
+        Some(true) => Err(r.ctx(header).err(
             r.offset,
             name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
@@ -611,7 +638,7 @@ fn resolve_ref(
             };
             Ok(())
         }
-        None => Err(r.ctx.err(
+        None => Err(r.ctx(header).err(
             r.offset,
             name,
             format!("a chain declared in table {table_name} or a known target"),
@@ -714,8 +741,8 @@ fn loop_error(
     let r = open
         .refs
         .iter()
-        .find(|r| r.chain == chain && r.rule == rule)?;
-    Some(r.ctx.err(
+        .find(|r| r.chain as usize == chain && r.rule as usize == rule)?;
+    Some(r.ctx(open.header).err(
         r.offset,
         &chains[back].name,
         format!(
