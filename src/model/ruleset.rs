@@ -416,7 +416,7 @@ impl Table {
 /// [`Table::hook_masks`] over a jump graph already built: `edges[c]` holds
 /// `(rule index, target chain)` for every jump and goto of chain `c`.
 /// Iterative; each chain is revisited only when its mask grows (at most five times).
-pub fn hook_masks_over(chains: &[Chain], edges: &[Vec<(usize, usize)>]) -> Vec<u8> {
+pub fn hook_masks_over<E: AsRef<[(usize, usize)]>>(chains: &[Chain], edges: &[E]) -> Vec<u8> {
     let mut masks = vec![0u8; chains.len()];
     let mut work = Vec::new();
     for (i, chain) in chains.iter().enumerate() {
@@ -426,7 +426,7 @@ pub fn hook_masks_over(chains: &[Chain], edges: &[Vec<(usize, usize)>]) -> Vec<u
         }
     }
     while let Some(from) = work.pop() {
-        for &(_, to) in edges.get(from).map_or(&[][..], Vec::as_slice) {
+        for &(_, to) in edges.get(from).map_or(&[][..], AsRef::as_ref) {
             let grown = masks[to] | masks[from];
             if grown != masks[to] && !chains[to].is_builtin() {
                 masks[to] = grown;

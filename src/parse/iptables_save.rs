@@ -396,12 +396,18 @@ impl<'a> Parser<'a> {
             return;
         };
         let builtin: Vec<bool> = open.table.chains.iter().map(Chain::is_builtin).collect();
+        // Every jump and goto has a reference; those that name a chain are the
+        // edges of the jump graph, found here once.
+        let mut found = Vec::with_capacity(open.refs.len());
         for r in &open.refs {
-            if let Err(e) = resolve_ref(&mut open.table, &open.index, &builtin, r, open.header) {
-                self.errors.push(e);
+            let (to, refusal) = resolve_ref(&mut open.table, &open.index, &builtin, r, open.header);
+            if let Some(to) = to {
+                found.push((r.chain, r.rule, to));
             }
+            self.errors.extend(refusal);
         }
-        let edges = jump_edges(&open);
+        let (flat, bounds) = jump_edges(open.table.chains.len(), found);
+        let edges: Vec<&[(usize, usize)]> = bounds.windows(2).map(|w| &flat[w[0]..w[1]]).collect();
         self.errors.extend(find_loops(&open, &edges));
         let masks = hook_masks_over(&open.table.chains, &edges);
         self.errors.extend(hook_errors(&open, &masks));
@@ -601,32 +607,32 @@ const UNTYPED_TARGETS: &[&str] = &[
 ];
 
 /// Decides a provisional `-j NAME`/`-g NAME` now that all chains are known.
+/// Returns the chain it leads to (an edge of the jump graph, kept even when the
+/// jump is refused), and the refusal.
 fn resolve_ref(
     table: &mut Table,
     index: &ChainIndex,
     builtin: &[bool],
     r: &ChainRef,
     header: Ctx<'_>,
-) -> Result<(), ParseError> {
+) -> (Option<usize>, Option<ParseError>) {
     let table_name = table.name;
     let Some(rule) = table
         .chains
         .get_mut(r.chain as usize)
         .and_then(|c| c.rules.get_mut(r.rule as usize))
     else {
-        return Ok(());
+        return (None, None);
     };
     let (name, goto) = match &rule.target {
         Target::Jump(n) => (n, false),
         Target::Goto(n) => (n, true),
-        _ => return Ok(()),
+        _ => return (None, None),
     };
-    match index
-        .get(name.as_str())
-        .and_then(|&i| builtin.get(i).copied())
-    {
-        Some(false) => Ok(()),
-        Some(true) => Err(r.ctx(header).err(
+    let to = index.get(name.as_str()).copied();
+    let refusal = match to.and_then(|i| builtin.get(i).copied()) {
+        Some(false) => None,
+        Some(true) => Some(r.ctx(header).err(
             r.offset,
             name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
@@ -636,14 +642,15 @@ fn resolve_ref(
                 name: name.as_str().into(),
                 args: Box::default(),
             };
-            Ok(())
+            None
         }
-        None => Err(r.ctx(header).err(
+        None => Some(r.ctx(header).err(
             r.offset,
             name,
             format!("a chain declared in table {table_name} or a known target"),
         )),
-    }
+    };
+    (to, refusal)
 }
 
 /// Jump/goto loops among user chains reached from a built-in chain
@@ -651,7 +658,7 @@ fn resolve_ref(
 /// a loop among chains no hook leads to is loaded). One error per loop, at the
 /// rule closing it. Iterative depth-first search, so deep chain nests cannot
 /// overflow the stack.
-fn find_loops(open: &OpenTable<'_>, edges: &[Vec<(usize, usize)>]) -> Vec<ParseError> {
+fn find_loops(open: &OpenTable<'_>, edges: &[&[(usize, usize)]]) -> Vec<ParseError> {
     let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
     for root in 0..edges.len() {
@@ -710,17 +717,27 @@ enum Visit {
     Done,
 }
 
-/// Per chain: `(rule index, target chain)` of every jump and goto to a chain of the table.
-fn jump_edges(open: &OpenTable<'_>) -> Vec<Vec<(usize, usize)>> {
-    let edge = |(ri, rule): (usize, &Rule)| match &rule.target {
-        Target::Jump(n) | Target::Goto(n) => open.index.get(n.as_str()).map(|&to| (ri, to)),
-        _ => None,
-    };
-    open.table
-        .chains
-        .iter()
-        .map(|c| c.rules.iter().enumerate().filter_map(edge).collect())
-        .collect()
+/// The jump graph from its edges `(chain, rule, target chain)` in dump order:
+/// every `(rule index, target chain)` in one vector, grouped by chain in rule
+/// order, and where each chain's group starts (one more bound than chains).
+/// A counting sort: no allocation per chain and no second lookup of the names.
+fn jump_edges(chains: usize, found: Vec<(u32, u32, usize)>) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let mut bounds = vec![0usize; chains + 1];
+    for &(chain, _, _) in &found {
+        bounds[chain as usize + 1] += 1;
+    }
+    for i in 0..chains {
+        bounds[i + 1] += bounds[i];
+    }
+    let mut next = bounds.clone();
+    let mut flat = vec![(0, 0); found.len()];
+    // References are in dump order, so each chain's rules come in order.
+    for (chain, rule, to) in found {
+        let at = &mut next[chain as usize];
+        flat[*at] = (rule as usize, to);
+        *at += 1;
+    }
+    (flat, bounds)
 }
 
 /// The error for a loop closed by rule `rule` of `chain` jumping to `back`.
