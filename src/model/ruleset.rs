@@ -143,8 +143,8 @@ pub struct Chain {
     pub name: Text,
     /// `Some` for built-in chains, `None` for user chains (`:NAME - [0:0]`).
     pub policy: Option<Policy>,
-    /// Counters from the header line.
-    pub counters: Option<Counters>,
+    /// Counters from the header line (boxed, as [`Rule::counters`]).
+    pub counters: Option<Box<Counters>>,
     /// Rules in order; rule n (1-based) is `rules[n-1]`.
     pub rules: Vec<Rule>,
     /// 1-based line of the `:CHAIN` header.

@@ -288,7 +288,7 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| ctx.err_end("a policy: ACCEPT, DROP or -"))?;
         let policy = chain_policy(ctx, open.table.name, name, first.start + 1, policy_word)?;
         let counters = match words.get(2) {
-            Some(w) => Some(counters(ctx, w)?),
+            Some(w) => Some(Box::new(counters(ctx, w)?)),
             None => None,
         };
         if let Some(extra) = words.get(3) {
@@ -2382,8 +2382,8 @@ mod tests {
         let rs = parse("t", text).unwrap();
         let chain = &rs.tables[0].chains[0];
         assert_eq!(
-            chain.counters,
-            Some(Counters {
+            chain.counters.as_deref(),
+            Some(&Counters {
                 packets: 1,
                 bytes: 2
             })
