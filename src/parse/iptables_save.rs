@@ -92,6 +92,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// The dump from the end of this line's text on.
+    fn after(&self) -> &str {
+        let end = self.start() + self.text.len();
+        self.source.get(end..).unwrap_or("")
+    }
+
+    /// Where this line's text starts in the dump.
+    fn start(&self) -> usize {
+        let at = self.text.as_ptr() as usize;
+        at.saturating_sub(self.source.as_ptr() as usize)
+    }
+
     /// An error at byte `offset` of the line, for the text `found`.
     fn err(&self, offset: usize, found: &str, expected: impl Into<String>) -> ParseError {
         ParseError::at(self.file, self.line, self.text, offset, found, expected)
@@ -251,14 +263,20 @@ impl<'a> Parser<'a> {
         if self.tables.iter().any(|t| t.name == table) {
             return Err(ctx.err_word(first, format!("each table once (*{table} seen before)")));
         }
+        // iptables-save prints every `:CHAIN` line right after the header: sized
+        // from them, the chain vector and index never grow (a kube-proxy nat
+        // table declares 60,000 chains). Only a hint: other layouts still parse.
+        let declared = ctx.after().lines().skip(1);
+        let declared = declared.take_while(|l| l.trim_start().starts_with(':'));
+        let declared = declared.count();
         self.open = Some(OpenTable {
             table: Table {
                 name: table,
-                chains: Vec::new(),
+                chains: Vec::with_capacity(declared),
                 line: line_u32(ctx.line),
             },
             header: ctx,
-            index: ChainIndex::default(),
+            index: ChainIndex::with_capacity_and_hasher(declared, Default::default()),
             refs: Vec::new(),
             limited: Vec::new(),
         });
@@ -372,7 +390,7 @@ impl<'a> Parser<'a> {
                 chain: index_u32(chain),
                 rule: index_u32(rules.len()),
                 line: ctx.line,
-                start: ctx.text.as_ptr() as usize - ctx.source.as_ptr() as usize,
+                start: ctx.start(),
                 len: ctx.text.len(),
                 offset,
             });
