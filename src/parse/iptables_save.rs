@@ -130,21 +130,22 @@ struct ChainRef {
     /// Index of the rule in that chain.
     rule: u32,
     /// 1-based line of the rule.
-    line: usize,
-    /// The line's text: `source[start..start + len]`.
-    start: usize,
-    len: usize,
+    line: u32,
     /// Position of the chain name in the line, for the error.
-    offset: usize,
+    offset: u32,
+    /// Where the line starts in the dump.
+    start: usize,
 }
 
 impl ChainRef {
     /// The rule's line, for errors; `header` is the table's header line.
     fn ctx<'a>(&self, header: Ctx<'a>) -> Ctx<'a> {
         let source: &'a str = header.source.as_str();
+        // As `parse_reach` cut it: up to the line break, trailing blanks removed.
+        let rest = source.get(self.start..).unwrap_or("");
         Ctx {
-            line: self.line,
-            text: source.get(self.start..self.start + self.len).unwrap_or(""),
+            line: self.line as usize,
+            text: rest.lines().next().unwrap_or("").trim_end(),
             ..header
         }
     }
@@ -389,10 +390,9 @@ impl<'a> Parser<'a> {
             open.refs.push(ChainRef {
                 chain: index_u32(chain),
                 rule: index_u32(rules.len()),
-                line: ctx.line,
+                line: line_u32(ctx.line),
+                offset: index_u32(offset),
                 start: ctx.start(),
-                len: ctx.text.len(),
-                offset,
             });
         }
         if rules.len() < 16 {
@@ -460,7 +460,7 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `n` as a `u32` (a chain or rule index; dumps are capped far below 4 G lines).
+/// `n` as a `u32` (a chain or rule index, a column; dumps are capped at 1 GiB).
 fn index_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -651,7 +651,7 @@ fn resolve_ref(
     let refusal = match to.and_then(|i| builtin.get(i).copied()) {
         Some(false) => None,
         Some(true) => Some(r.ctx(header).err(
-            r.offset,
+            r.offset as usize,
             name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
         )),
@@ -663,7 +663,7 @@ fn resolve_ref(
             None
         }
         None => Some(r.ctx(header).err(
-            r.offset,
+            r.offset as usize,
             name,
             format!("a chain declared in table {table_name} or a known target"),
         )),
@@ -778,7 +778,7 @@ fn loop_error(
         .iter()
         .find(|r| r.chain as usize == chain && r.rule as usize == rule)?;
     Some(r.ctx(open.header).err(
-        r.offset,
+        r.offset as usize,
         &chains[back].name,
         format!(
             "a chain that does not lead back here (jump loop {})",
