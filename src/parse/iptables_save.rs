@@ -133,9 +133,15 @@ struct ChainRef {
     line: u32,
     /// Position of the chain name in the line, for the error.
     offset: u32,
+    /// The chain the name was found to be while parsing the rule, or
+    /// [`NOT_YET`] when it was not declared yet.
+    to: u32,
     /// Where the line starts in the dump.
     start: usize,
 }
+
+/// [`ChainRef::to`] of a name looked up at `COMMIT`.
+const NOT_YET: u32 = u32::MAX;
 
 impl ChainRef {
     /// The rule's line, for errors; `header` is the table's header line.
@@ -392,6 +398,9 @@ impl<'a> Parser<'a> {
                 rule: index_u32(rules.len()),
                 line: line_u32(ctx.line),
                 offset: index_u32(offset),
+                // Chains are never removed or renumbered before COMMIT, so the
+                // index found now is the one a lookup then would find.
+                to: spec.jump_to.map_or(NOT_YET, index_u32),
                 start: ctx.start(),
             });
         }
@@ -647,7 +656,10 @@ fn resolve_ref(
         Target::Goto(n) => (n, true),
         _ => return (None, None),
     };
-    let to = index.get(name.as_str()).copied();
+    let to = match r.to {
+        NOT_YET => index.get(name.as_str()).copied(),
+        to => Some(to as usize),
+    };
     let refusal = match to.and_then(|i| builtin.get(i).copied()) {
         Some(false) => None,
         Some(true) => Some(r.ctx(header).err(
@@ -876,6 +888,8 @@ struct Spec {
     spelling: RuleSpelling,
     /// Offset of a `-j`/`-g` chain name to check when the table is complete.
     unresolved: Option<usize>,
+    /// The chain a `-j`/`-g` names, when it was declared before the rule.
+    jump_to: Option<usize>,
 }
 
 impl Spec {
@@ -888,6 +902,7 @@ impl Spec {
             target: Target::None,
             spelling: RuleSpelling::default(),
             unresolved: None,
+            jump_to: None,
         }
     }
 }
@@ -1874,11 +1889,12 @@ fn target(
     if name.is_empty() || name.starts_with('-') || name.starts_with('!') {
         return Err(cur.err(name_word, "a target or chain name"));
     }
-    let chain = chains.get_key_value(name).map(|(k, _)| k.clone());
+    let chain = chains.get_key_value(name).map(|(k, &i)| (k.clone(), i));
     spec.target = if goto || chain.is_some() {
         spec.unresolved = Some(name_word.start);
+        spec.jump_to = chain.as_ref().map(|&(_, i)| i);
         no_args(&args, name)?;
-        let chain = chain.unwrap_or_else(|| cur.ctx.shared(name));
+        let chain = chain.map_or_else(|| cur.ctx.shared(name), |(k, _)| k);
         if goto {
             Target::Goto(chain)
         } else {
