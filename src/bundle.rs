@@ -256,7 +256,8 @@ fn parse_file<T>(
 /// freed before parsing starts) and parses it.
 fn parse_iptables(path: &Path) -> Result<(Ruleset, Vec<Vec<u8>>), LoadError> {
     let name = path.display().to_string();
-    let text: std::sync::Arc<str> = read_text(path)?.into();
+    // An `Arc<String>` takes the buffer as it is (an `Arc<str>` would copy it).
+    let text = std::sync::Arc::new(read_text(path)?);
     let shown = if name == "-" {
         "<stdin>"
     } else {

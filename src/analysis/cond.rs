@@ -307,9 +307,7 @@ fn range_sep(field: Field) -> &'static str {
 }
 
 fn iface(name: &str) -> IfaceMatch {
-    IfaceMatch {
-        name: name.to_string(),
-    }
+    IfaceMatch { name: name.into() }
 }
 
 impl Want {
@@ -386,7 +384,7 @@ pub fn rule_conds(rule: &Rule) -> Vec<Cond> {
         if let Some(n) = n {
             out.push(Cond {
                 field,
-                want: Want::Iface(n.value.name.clone()),
+                want: Want::Iface(n.value.name.to_string()),
                 invert: n.invert,
                 text: format!("{}{flag} {}", bang(n.invert), n.value.name),
             });

@@ -473,7 +473,11 @@ impl<'h> Fix<'h> {
             return Err("unreadable interface condition".into());
         };
         let holds = |dev: &str| {
-            crate::model::ruleset::IfaceMatch { name: name.clone() }.matches(dev) ^ k.invert
+            crate::model::ruleset::IfaceMatch {
+                name: name.as_str().into(),
+            }
+            .matches(dev)
+                ^ k.invert
         };
         let dev = self
             .host

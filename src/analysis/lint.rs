@@ -415,7 +415,9 @@ fn satisfy(host: &Host, probe: &mut Probe, k: &Cond) -> bool {
             let Want::Iface(n) = &k.want else {
                 return false;
             };
-            let m = crate::model::ruleset::IfaceMatch { name: n.clone() };
+            let m = crate::model::ruleset::IfaceMatch {
+                name: n.as_str().into(),
+            };
             match host
                 .routing
                 .links

@@ -646,7 +646,9 @@ fn constrain_iif(region: &mut Region, probe: &Probe, k: &Cond, view: &View, held
         return;
     }
     let Want::Iface(name) = &k.want else { return };
-    let m = crate::model::ruleset::IfaceMatch { name: name.clone() };
+    let m = crate::model::ruleset::IfaceMatch {
+        name: name.as_str().into(),
+    };
     region
         .iif
         .retain(|d| (m.matches(d.as_deref().unwrap_or("")) ^ k.invert) == held);

@@ -237,7 +237,7 @@ pub enum MatchKind {
     /// `-m icmp`
     Icmp(IcmpMatch),
     /// `-m multiport`
-    Multiport(MultiportMatch),
+    Multiport(Box<MultiportMatch>),
     /// `-m iprange`
     Iprange(IprangeMatch),
     /// `-m mark`
@@ -247,7 +247,7 @@ pub enum MatchKind {
     /// `-m conntrack`: every condition must hold; each may be inverted.
     Conntrack(Vec<Neg<CtCondition>>),
     /// `-m state [!] --state …`
-    State(Neg<CtStateSet>),
+    State(Box<Neg<CtStateSet>>),
     /// `-m comment --comment TEXT`: always true.
     Comment(Text),
     /// `-m addrtype`

@@ -143,8 +143,8 @@ pub struct Chain {
     pub name: Text,
     /// `Some` for built-in chains, `None` for user chains (`:NAME - [0:0]`).
     pub policy: Option<Policy>,
-    /// Counters from the header line.
-    pub counters: Option<Counters>,
+    /// Counters from the header line (boxed, as [`Rule::counters`]).
+    pub counters: Option<Box<Counters>>,
     /// Rules in order; rule n (1-based) is `rules[n-1]`.
     pub rules: Vec<Rule>,
     /// 1-based line of the `:CHAIN` header.
@@ -242,8 +242,8 @@ pub struct RuleSpelling {
 /// An interface name in `-i`/`-o`; a trailing `+` makes it a prefix match.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IfaceMatch {
-    /// The name as written, including any trailing `+`.
-    pub name: String,
+    /// The name as written, including any trailing `+` (at most 15 bytes).
+    pub name: Box<str>,
 }
 
 impl IfaceMatch {
@@ -252,7 +252,7 @@ impl IfaceMatch {
     pub fn matches(&self, dev: &str) -> bool {
         match self.name.strip_suffix('+') {
             Some(prefix) => dev.starts_with(prefix),
-            None => self.name == dev,
+            None => &*self.name == dev,
         }
     }
 }
@@ -295,12 +295,13 @@ impl IpHeaderMatch {
 pub struct Rule {
     /// 1-based line in the dump.
     pub line: u32,
-    /// `[pkts:bytes]` when saved with `-c`.
-    pub counters: Option<Counters>,
+    /// `[pkts:bytes]` when saved with `-c` (boxed: most dumps have none, and a
+    /// rule is one of hundreds of thousands).
+    pub counters: Option<Box<Counters>>,
     /// Header matches.
     pub ip: IpHeaderMatch,
     /// `-m` matches in order (including the implicit ones iptables-save prints, e.g. `-m tcp`).
-    pub matches: Vec<Match>,
+    pub matches: Box<[Match]>,
     /// The target (`-j`/`-g`), or [`Target::None`] when the rule has none.
     pub target: Target,
     /// The rule as written after the counters, starting at `-A` (a piece of the dump).
@@ -415,7 +416,7 @@ impl Table {
 /// [`Table::hook_masks`] over a jump graph already built: `edges[c]` holds
 /// `(rule index, target chain)` for every jump and goto of chain `c`.
 /// Iterative; each chain is revisited only when its mask grows (at most five times).
-pub fn hook_masks_over(chains: &[Chain], edges: &[Vec<(usize, usize)>]) -> Vec<u8> {
+pub fn hook_masks_over<E: AsRef<[(usize, usize)]>>(chains: &[Chain], edges: &[E]) -> Vec<u8> {
     let mut masks = vec![0u8; chains.len()];
     let mut work = Vec::new();
     for (i, chain) in chains.iter().enumerate() {
@@ -425,7 +426,7 @@ pub fn hook_masks_over(chains: &[Chain], edges: &[Vec<(usize, usize)>]) -> Vec<u
         }
     }
     while let Some(from) = work.pop() {
-        for &(_, to) in edges.get(from).map_or(&[][..], Vec::as_slice) {
+        for &(_, to) in edges.get(from).map_or(&[][..], AsRef::as_ref) {
             let grown = masks[to] | masks[from];
             if grown != masks[to] && !chains[to].is_builtin() {
                 masks[to] = grown;

@@ -140,8 +140,8 @@ pub enum Target {
     Trace,
     /// `-j MARK`: non-terminal.
     Mark(MarkOp),
-    /// `-j CONNMARK`: non-terminal.
-    Connmark(ConnmarkOp),
+    /// `-j CONNMARK`: non-terminal (boxed: rare, and larger than the other targets).
+    Connmark(Box<ConnmarkOp>),
     /// `-j SNAT --to-source …`: nat POSTROUTING/INPUT, terminal.
     Snat {
         /// Ranges (old iptables allowed several `--to-source`).
@@ -206,9 +206,9 @@ pub enum Target {
     /// beyond continuing (CHECKSUM, TCPMSS, CLASSIFY, SET, …), or an unknown one.
     Other {
         /// Target name as written.
-        name: String,
+        name: Box<str>,
         /// Options as written (unquoted words).
-        args: Vec<String>,
+        args: Box<[String]>,
     },
 }
 
@@ -225,7 +225,7 @@ impl Target {
             | Target::Notrack
             | Target::Ct { .. } => true,
             Target::Other { name, .. } => {
-                matches!(name.as_str(), "CONNSECMARK" | "SYNPROXY" | "CLUSTERIP")
+                matches!(&**name, "CONNSECMARK" | "SYNPROXY" | "CLUSTERIP")
             }
             _ => false,
         }

@@ -6,7 +6,8 @@
 //! `String` made loading mostly malloc and free (issue 6). A `Text` is one of:
 //! a `&'static str` (module and target names nftrace knows), a shared `Arc<str>`
 //! (chain names, shared by the chain and every jump to it), or a range of the
-//! shared dump text (rule lines, comments). It derefs to `str`, compares with
+//! shared dump text (rule lines, comments). The dump is held as an `Arc<String>`
+//! (a thin pointer), so a `Text` is 24 bytes. It derefs to `str`, compares with
 //! `str`/`String`, hashes as `str` does (so maps keyed by `Text` can be searched
 //! with `&str`) and prints as the string.
 
@@ -25,7 +26,7 @@ enum Repr {
     Shared(Arc<str>),
     /// `source[start..end]`, on char boundaries.
     Slice {
-        source: Arc<str>,
+        source: Arc<String>,
         start: u32,
         end: u32,
     },
@@ -39,7 +40,7 @@ impl Text {
 
     /// `source[range]` sharing `source`. Falls back to a copy when the range does not
     /// fit in `u32` offsets or is not on char boundaries.
-    pub fn slice(source: &Arc<str>, range: std::ops::Range<usize>) -> Text {
+    pub fn slice(source: &Arc<String>, range: std::ops::Range<usize>) -> Text {
         let fits = u32::try_from(range.end).is_ok() && source.get(range.clone()).is_some();
         match (fits, u32::try_from(range.start), u32::try_from(range.end)) {
             (true, Ok(start), Ok(end)) => Text(Repr::Slice {
@@ -192,11 +193,16 @@ mod tests {
 
     #[test]
     fn slice_shares_the_source_and_compares_as_str() {
-        let src: Arc<str> = Arc::from("-A INPUT -j ACCEPT");
+        let src = Arc::new(String::from("-A INPUT -j ACCEPT"));
         let t = Text::slice(&src, 3..8);
         assert_eq!(t, "INPUT");
         assert_eq!(Arc::strong_count(&src), 2);
         assert_eq!(t.to_string(), "INPUT");
+    }
+
+    #[test]
+    fn a_text_is_three_words() {
+        assert_eq!(std::mem::size_of::<Text>(), 24);
     }
 
     #[test]
@@ -208,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_range_off_char_boundaries_is_copied() {
-        let src: Arc<str> = Arc::from("é");
+        let src = Arc::new(String::from("é"));
         assert_eq!(Text::slice(&src, 0..1), "");
     }
 }

@@ -37,19 +37,22 @@ use crate::model::text::Text;
 /// Every table block must end in `COMMIT`. On failure all errors found are
 /// returned, in line order.
 pub fn parse(file: &str, text: &str) -> Result<Ruleset, ParseErrors> {
-    parse_shared(file, Arc::from(text))
+    parse_shared(file, Arc::new(text.to_string()))
 }
 
 /// Parses a dump already held in shared memory: that one copy backs every
 /// rule's text, comment and name (no second copy of a large dump).
-pub fn parse_shared(file: &str, source: Arc<str>) -> Result<Ruleset, ParseErrors> {
+pub fn parse_shared(file: &str, source: Arc<String>) -> Result<Ruleset, ParseErrors> {
     parse_reach(file, source).map(|(ruleset, _)| ruleset)
 }
 
 /// [`parse_shared`], also returning for each table (in order) the hooks each
 /// chain is reached from ([`crate::model::ruleset::Table::hook_masks`]), which
 /// the load checks computed anyway.
-pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
+pub fn parse_reach(
+    file: &str,
+    source: Arc<String>,
+) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
@@ -58,6 +61,7 @@ pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>
         masks: Vec::new(),
         open: None,
         errors: Vec::new(),
+        matches: Vec::with_capacity(8),
     };
     for (i, raw) in source.lines().enumerate() {
         parser.line(i + 1, raw.trim_end());
@@ -69,7 +73,7 @@ pub fn parse_reach(file: &str, source: Arc<str>) -> Result<(Ruleset, Vec<Vec<u8>
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     /// The whole dump, which `text` is a line of.
-    source: &'a Arc<str>,
+    source: &'a Arc<String>,
     file: &'a str,
     line: usize,
     text: &'a str,
@@ -86,6 +90,18 @@ impl Ctx<'_> {
         } else {
             Text::from(s)
         }
+    }
+
+    /// The dump from the end of this line's text on.
+    fn after(&self) -> &str {
+        let end = self.start() + self.text.len();
+        self.source.get(end..).unwrap_or("")
+    }
+
+    /// Where this line's text starts in the dump.
+    fn start(&self) -> usize {
+        let at = self.text.as_ptr() as usize;
+        at.saturating_sub(self.source.as_ptr() as usize)
     }
 
     /// An error at byte `offset` of the line, for the text `found`.
@@ -105,14 +121,40 @@ impl Ctx<'_> {
 }
 
 /// A `-j`/`-g` whose chain is looked up when the table is complete.
-struct ChainRef<'a> {
+///
+/// One per `-j`/`-g` to a chain (most rules of a kube-proxy dump), so it is kept
+/// small: the line is a range of the dump, turned back into a [`Ctx`] for an error.
+struct ChainRef {
     /// Index of the chain holding the rule.
-    chain: usize,
+    chain: u32,
     /// Index of the rule in that chain.
-    rule: usize,
-    /// Position of the chain name, for the error.
-    ctx: Ctx<'a>,
-    offset: usize,
+    rule: u32,
+    /// 1-based line of the rule.
+    line: u32,
+    /// Position of the chain name in the line, for the error.
+    offset: u32,
+    /// The chain the name was found to be while parsing the rule, or
+    /// [`NOT_YET`] when it was not declared yet.
+    to: u32,
+    /// Where the line starts in the dump.
+    start: usize,
+}
+
+/// [`ChainRef::to`] of a name looked up at `COMMIT`.
+const NOT_YET: u32 = u32::MAX;
+
+impl ChainRef {
+    /// The rule's line, for errors; `header` is the table's header line.
+    fn ctx<'a>(&self, header: Ctx<'a>) -> Ctx<'a> {
+        let source: &'a str = header.source.as_str();
+        // As `parse_reach` cut it: up to the line break, trailing blanks removed.
+        let rest = source.get(self.start..).unwrap_or("");
+        Ctx {
+            line: self.line as usize,
+            text: rest.lines().next().unwrap_or("").trim_end(),
+            ..header
+        }
+    }
 }
 
 /// The table between `*name` and `COMMIT`.
@@ -120,7 +162,7 @@ struct OpenTable<'a> {
     table: Table,
     header: Ctx<'a>,
     index: ChainIndex,
-    refs: Vec<ChainRef<'a>>,
+    refs: Vec<ChainRef>,
     /// `(chain, rule, hooks allowed)` of the rules whose target or matches
     /// are limited to some hooks, checked once the jump graph is known.
     limited: Vec<(usize, usize, u8)>,
@@ -153,7 +195,7 @@ impl Hasher for Fnv1a {
 
 /// Line-by-line state.
 struct Parser<'a> {
-    source: &'a Arc<str>,
+    source: &'a Arc<String>,
     /// Reused word buffer (one allocation for the whole file).
     words: Vec<Word<'a>>,
     file: &'a str,
@@ -162,6 +204,9 @@ struct Parser<'a> {
     masks: Vec<Vec<u8>>,
     open: Option<OpenTable<'a>>,
     errors: Vec<ParseError>,
+    /// Reused match buffer: each rule's matches are then copied into a box of
+    /// exactly their number (a shrinking realloc may keep the larger block).
+    matches: Vec<Match>,
 }
 
 impl<'a> Parser<'a> {
@@ -225,14 +270,20 @@ impl<'a> Parser<'a> {
         if self.tables.iter().any(|t| t.name == table) {
             return Err(ctx.err_word(first, format!("each table once (*{table} seen before)")));
         }
+        // iptables-save prints every `:CHAIN` line right after the header: sized
+        // from them, the chain vector and index never grow (a kube-proxy nat
+        // table declares 60,000 chains). Only a hint: other layouts still parse.
+        let declared = ctx.after().lines().skip(1);
+        let declared = declared.take_while(|l| l.trim_start().starts_with(':'));
+        let declared = declared.count();
         self.open = Some(OpenTable {
             table: Table {
                 name: table,
-                chains: Vec::new(),
+                chains: Vec::with_capacity(declared),
                 line: line_u32(ctx.line),
             },
             header: ctx,
-            index: ChainIndex::default(),
+            index: ChainIndex::with_capacity_and_hasher(declared, Default::default()),
             refs: Vec::new(),
             limited: Vec::new(),
         });
@@ -262,7 +313,7 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| ctx.err_end("a policy: ACCEPT, DROP or -"))?;
         let policy = chain_policy(ctx, open.table.name, name, first.start + 1, policy_word)?;
         let counters = match words.get(2) {
-            Some(w) => Some(counters(ctx, w)?),
+            Some(w) => Some(Box::new(counters(ctx, w)?)),
             None => None,
         };
         if let Some(extra) = words.get(3) {
@@ -289,10 +340,11 @@ impl<'a> Parser<'a> {
 
     /// `[pkts:bytes] -A CHAIN rule-spec`
     fn rule_line(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
+        let scratch = std::mem::take(&mut self.matches);
         let open = self.open_table(ctx)?;
         let (counters, rest) = match words.first() {
             Some(w) if !w.quoted && w.as_str().starts_with('[') => {
-                (Some(counters(ctx, w)?), &words[1..])
+                (Some(Box::new(counters(ctx, w)?)), &words[1..])
             }
             _ => (None, words),
         };
@@ -317,12 +369,13 @@ impl<'a> Parser<'a> {
             pos: 2,
             ctx,
         };
-        let spec = rule_spec(&mut cur, &open.index)?;
-        let mut rule = Rule {
+        let mut spec = rule_spec(&mut cur, &open.index, scratch)?;
+        let matches: Box<[Match]> = spec.matches.drain(..).collect();
+        let rule = Rule {
             line: line_u32(ctx.line),
             counters,
             ip: spec.ip,
-            matches: spec.matches,
+            matches,
             target: spec.target,
             text: ctx.shared(&ctx.text[cmd.start..]),
             spelling: spec.spelling,
@@ -341,14 +394,16 @@ impl<'a> Parser<'a> {
         }
         if let Some(offset) = spec.unresolved {
             open.refs.push(ChainRef {
-                chain,
-                rule: rules.len(),
-                ctx,
-                offset,
+                chain: index_u32(chain),
+                rule: index_u32(rules.len()),
+                line: line_u32(ctx.line),
+                offset: index_u32(offset),
+                // Chains are never removed or renumbered before COMMIT, so the
+                // index found now is the one a lookup then would find.
+                to: spec.jump_to.map_or(NOT_YET, index_u32),
+                start: ctx.start(),
             });
         }
-        // Growth leaves room for four; most rules hold two or three matches.
-        rule.matches.shrink_to_fit();
         if rules.len() < 16 {
             // Most chains (kube-proxy's per-service and per-endpoint ones) hold a
             // few rules: grow them exactly rather than doubling, so the slack a
@@ -356,6 +411,7 @@ impl<'a> Parser<'a> {
             rules.reserve_exact(1);
         }
         rules.push(rule);
+        self.matches = spec.matches;
         Ok(())
     }
 
@@ -367,12 +423,18 @@ impl<'a> Parser<'a> {
             return;
         };
         let builtin: Vec<bool> = open.table.chains.iter().map(Chain::is_builtin).collect();
+        // Every jump and goto has a reference; those that name a chain are the
+        // edges of the jump graph, found here once.
+        let mut found = Vec::with_capacity(open.refs.len());
         for r in &open.refs {
-            if let Err(e) = resolve_ref(&mut open.table, &open.index, &builtin, r) {
-                self.errors.push(e);
+            let (to, refusal) = resolve_ref(&mut open.table, &open.index, &builtin, r, open.header);
+            if let Some(to) = to {
+                found.push((r.chain, r.rule, to));
             }
+            self.errors.extend(refusal);
         }
-        let edges = jump_edges(&open);
+        let (flat, bounds) = jump_edges(open.table.chains.len(), found);
+        let edges: Vec<&[(usize, usize)]> = bounds.windows(2).map(|w| &flat[w[0]..w[1]]).collect();
         self.errors.extend(find_loops(&open, &edges));
         let masks = hook_masks_over(&open.table.chains, &edges);
         self.errors.extend(hook_errors(&open, &masks));
@@ -405,6 +467,11 @@ impl<'a> Parser<'a> {
             Err(ParseErrors(self.errors))
         }
     }
+}
+
+/// `n` as a `u32` (a chain or rule index, a column; dumps are capped at 1 GiB).
+fn index_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Match modules whose names are kept as static strings (no allocation per rule).
@@ -567,48 +634,53 @@ const UNTYPED_TARGETS: &[&str] = &[
 ];
 
 /// Decides a provisional `-j NAME`/`-g NAME` now that all chains are known.
+/// Returns the chain it leads to (an edge of the jump graph, kept even when the
+/// jump is refused), and the refusal.
 fn resolve_ref(
     table: &mut Table,
     index: &ChainIndex,
     builtin: &[bool],
-    r: &ChainRef<'_>,
-) -> Result<(), ParseError> {
+    r: &ChainRef,
+    header: Ctx<'_>,
+) -> (Option<usize>, Option<ParseError>) {
     let table_name = table.name;
     let Some(rule) = table
         .chains
-        .get_mut(r.chain)
-        .and_then(|c| c.rules.get_mut(r.rule))
+        .get_mut(r.chain as usize)
+        .and_then(|c| c.rules.get_mut(r.rule as usize))
     else {
-        return Ok(());
+        return (None, None);
     };
     let (name, goto) = match &rule.target {
         Target::Jump(n) => (n, false),
         Target::Goto(n) => (n, true),
-        _ => return Ok(()),
+        _ => return (None, None),
     };
-    match index
-        .get(name.as_str())
-        .and_then(|&i| builtin.get(i).copied())
-    {
-        Some(false) => Ok(()),
-        Some(true) => Err(r.ctx.err(
-            r.offset,
+    let to = match r.to {
+        NOT_YET => index.get(name.as_str()).copied(),
+        to => Some(to as usize),
+    };
+    let refusal = match to.and_then(|i| builtin.get(i).copied()) {
+        Some(false) => None,
+        Some(true) => Some(r.ctx(header).err(
+            r.offset as usize,
             name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
         )),
         None if !goto && UNTYPED_TARGETS.contains(&name.as_str()) => {
             rule.target = Target::Other {
-                name: name.to_string(),
-                args: Vec::new(),
+                name: name.as_str().into(),
+                args: Box::default(),
             };
-            Ok(())
+            None
         }
-        None => Err(r.ctx.err(
-            r.offset,
+        None => Some(r.ctx(header).err(
+            r.offset as usize,
             name,
             format!("a chain declared in table {table_name} or a known target"),
         )),
-    }
+    };
+    (to, refusal)
 }
 
 /// Jump/goto loops among user chains reached from a built-in chain
@@ -616,7 +688,7 @@ fn resolve_ref(
 /// a loop among chains no hook leads to is loaded). One error per loop, at the
 /// rule closing it. Iterative depth-first search, so deep chain nests cannot
 /// overflow the stack.
-fn find_loops(open: &OpenTable<'_>, edges: &[Vec<(usize, usize)>]) -> Vec<ParseError> {
+fn find_loops(open: &OpenTable<'_>, edges: &[&[(usize, usize)]]) -> Vec<ParseError> {
     let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
     for root in 0..edges.len() {
@@ -675,17 +747,27 @@ enum Visit {
     Done,
 }
 
-/// Per chain: `(rule index, target chain)` of every jump and goto to a chain of the table.
-fn jump_edges(open: &OpenTable<'_>) -> Vec<Vec<(usize, usize)>> {
-    let edge = |(ri, rule): (usize, &Rule)| match &rule.target {
-        Target::Jump(n) | Target::Goto(n) => open.index.get(n.as_str()).map(|&to| (ri, to)),
-        _ => None,
-    };
-    open.table
-        .chains
-        .iter()
-        .map(|c| c.rules.iter().enumerate().filter_map(edge).collect())
-        .collect()
+/// The jump graph from its edges `(chain, rule, target chain)` in dump order:
+/// every `(rule index, target chain)` in one vector, grouped by chain in rule
+/// order, and where each chain's group starts (one more bound than chains).
+/// A counting sort: no allocation per chain and no second lookup of the names.
+fn jump_edges(chains: usize, found: Vec<(u32, u32, usize)>) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let mut bounds = vec![0usize; chains + 1];
+    for &(chain, _, _) in &found {
+        bounds[chain as usize + 1] += 1;
+    }
+    for i in 0..chains {
+        bounds[i + 1] += bounds[i];
+    }
+    let mut next = bounds.clone();
+    let mut flat = vec![(0, 0); found.len()];
+    // References are in dump order, so each chain's rules come in order.
+    for (chain, rule, to) in found {
+        let at = &mut next[chain as usize];
+        flat[*at] = (rule as usize, to);
+        *at += 1;
+    }
+    (flat, bounds)
 }
 
 /// The error for a loop closed by rule `rule` of `chain` jumping to `back`.
@@ -706,9 +788,9 @@ fn loop_error(
     let r = open
         .refs
         .iter()
-        .find(|r| r.chain == chain && r.rule == rule)?;
-    Some(r.ctx.err(
-        r.offset,
+        .find(|r| r.chain as usize == chain && r.rule as usize == rule)?;
+    Some(r.ctx(open.header).err(
+        r.offset as usize,
         &chains[back].name,
         format!(
             "a chain that does not lead back here (jump loop {})",
@@ -806,24 +888,33 @@ struct Spec {
     spelling: RuleSpelling,
     /// Offset of a `-j`/`-g` chain name to check when the table is complete.
     unresolved: Option<usize>,
+    /// The chain a `-j`/`-g` names, when it was declared before the rule.
+    jump_to: Option<usize>,
 }
 
 impl Spec {
     /// An empty rule: no conditions, no target.
-    fn new() -> Spec {
+    fn new(mut matches: Vec<Match>) -> Spec {
+        matches.clear();
         Spec {
             ip: IpHeaderMatch::default(),
-            matches: Vec::new(),
+            matches,
             target: Target::None,
             spelling: RuleSpelling::default(),
             unresolved: None,
+            jump_to: None,
         }
     }
 }
 
 /// `rule-spec := { [!] header-opt | -m name match-opts | implicit-match } [target]`
-fn rule_spec(cur: &mut Cursor<'_, '_>, chains: &ChainIndex) -> Result<Spec, ParseError> {
-    let mut spec = Spec::new();
+/// `matches` is a buffer to reuse for the matches.
+fn rule_spec(
+    cur: &mut Cursor<'_, '_>,
+    chains: &ChainIndex,
+    matches: Vec<Match>,
+) -> Result<Spec, ParseError> {
+    let mut spec = Spec::new(matches);
     while cur.peek().is_some() {
         let start = cur.pos;
         let invert = cur.bang();
@@ -977,9 +1068,7 @@ fn header_iface(
     }
     Ok(Neg {
         invert,
-        value: IfaceMatch {
-            name: name.to_string(),
-        },
+        value: IfaceMatch { name: name.into() },
     })
 }
 
@@ -1080,12 +1169,12 @@ fn typed_match(cur: &mut Cursor<'_, '_>, module: &str) -> Result<Option<MatchKin
         "tcp" => MatchKind::Tcp(tcp_match(cur)?),
         "udp" => MatchKind::Udp(udp_match(cur)?),
         "icmp" => MatchKind::Icmp(icmp_match(cur)?),
-        "multiport" => MatchKind::Multiport(multiport_match(cur)?),
+        "multiport" => MatchKind::Multiport(Box::new(multiport_match(cur)?)),
         "iprange" => MatchKind::Iprange(iprange_match(cur)?),
         "mark" => MatchKind::Mark(mark_match(cur)?),
         "connmark" => MatchKind::Connmark(mark_match(cur)?),
         "conntrack" => MatchKind::Conntrack(conntrack_match(cur)?),
-        "state" => MatchKind::State(state_match(cur)?),
+        "state" => MatchKind::State(Box::new(state_match(cur)?)),
         "comment" => MatchKind::Comment(comment_match(cur)?),
         "addrtype" => MatchKind::Addrtype(Box::new(addrtype_match(cur)?)),
         "length" => MatchKind::Length(single(cur, "--length", length_value)?),
@@ -1800,11 +1889,12 @@ fn target(
     if name.is_empty() || name.starts_with('-') || name.starts_with('!') {
         return Err(cur.err(name_word, "a target or chain name"));
     }
-    let chain = chains.get_key_value(name).map(|(k, _)| k.clone());
+    let chain = chains.get_key_value(name).map(|(k, &i)| (k.clone(), i));
     spec.target = if goto || chain.is_some() {
         spec.unresolved = Some(name_word.start);
+        spec.jump_to = chain.as_ref().map(|&(_, i)| i);
         no_args(&args, name)?;
-        let chain = chain.unwrap_or_else(|| cur.ctx.shared(name));
+        let chain = chain.map_or_else(|| cur.ctx.shared(name), |(k, _)| k);
         if goto {
             Target::Goto(chain)
         } else {
@@ -1821,7 +1911,7 @@ fn target(
     } else {
         let args = args.words.iter().map(|w| w.as_str().to_string()).collect();
         Target::Other {
-            name: name.to_string(),
+            name: name.into(),
             args,
         }
     };
@@ -1862,7 +1952,7 @@ fn typed_target(args: &mut Cursor<'_, '_>, name: &str) -> Result<Option<Target>,
             }
         }
         "MARK" => Target::Mark(mark_target(args)?),
-        "CONNMARK" => Target::Connmark(connmark_target(args)?),
+        "CONNMARK" => Target::Connmark(Box::new(connmark_target(args)?)),
         "SNAT" | "DNAT" => nat_target(args, name == "SNAT")?,
         "MASQUERADE" | "REDIRECT" => ports_target(args, name == "MASQUERADE")?,
         "NETMAP" => netmap_target(args)?,
@@ -2326,8 +2416,8 @@ mod tests {
         let rs = parse("t", text).unwrap();
         let chain = &rs.tables[0].chains[0];
         assert_eq!(
-            chain.counters,
-            Some(Counters {
+            chain.counters.as_deref(),
+            Some(&Counters {
                 packets: 1,
                 bytes: 2
             })
@@ -2335,8 +2425,8 @@ mod tests {
         let r = &chain.rules[0];
         assert_eq!((r.line, r.text.as_str()), (3, "-A INPUT -j ACCEPT"));
         assert_eq!(
-            r.counters,
-            Some(Counters {
+            r.counters.as_deref(),
+            Some(&Counters {
                 packets: 3,
                 bytes: 4
             })
@@ -2373,13 +2463,16 @@ mod tests {
             "mangle",
             "-A PREROUTING -j CONNMARK --save-mark --mask 0xff",
         );
+        let Target::Connmark(op) = &r.target else {
+            panic!("{:?}", r.target)
+        };
         assert!(matches!(
-            r.target,
-            Target::Connmark(ConnmarkOp::Save {
+            **op,
+            ConnmarkOp::Save {
                 nfmask: 0xff,
                 ctmask: 0xff,
                 ..
-            })
+            }
         ));
         let r = rule_in("mangle", "-A PREROUTING -j CONNMARK --restore-mark");
         let want = ConnmarkOp::Restore {
@@ -2387,7 +2480,7 @@ mod tests {
             ctmask: u32::MAX,
             text: "--restore-mark".into(),
         };
-        assert_eq!(r.target, Target::Connmark(want));
+        assert_eq!(r.target, Target::Connmark(Box::new(want)));
     }
 
     #[test]
@@ -2457,7 +2550,7 @@ mod tests {
             r.target,
             Target::Other {
                 name: "CHECKSUM".into(),
-                args: vec![]
+                args: Box::default()
             }
         );
     }

@@ -451,7 +451,7 @@ fn rule_protocol(at: &At<'_>) -> Option<ParseError> {
             };
             Some(at.err_at(pick, expected.to_string()))
         }
-        Target::Other { name, .. } if name == "TCPMSS" && !is_tcp(at.rule) => {
+        Target::Other { name, .. } if &**name == "TCPMSS" && !is_tcp(at.rule) => {
             let expected = "-p tcp (not inverted) in a rule with -j TCPMSS";
             Some(at.err(&["-j", "--jump"], true, expected.to_string()))
         }

@@ -52,7 +52,7 @@ fn write_table(out: &mut String, table: &Table) {
 fn write_chain_header(out: &mut String, chain: &Chain) {
     let policy = chain.policy.map_or("-", |p| p.as_str());
     let _ = write!(out, ":{} {}", chain.name, policy);
-    if let Some(c) = chain.counters {
+    if let Some(c) = chain.counters.as_deref() {
         let _ = write!(out, " [{}:{}]", c.packets, c.bytes);
     }
     out.push('\n');
@@ -60,7 +60,7 @@ fn write_chain_header(out: &mut String, chain: &Chain) {
 
 /// One rule line without the newline: `[p:b] -A CHAIN header matches target`.
 pub fn write_rule(out: &mut String, chain: &str, rule: &Rule) {
-    if let Some(c) = rule.counters {
+    if let Some(c) = rule.counters.as_deref() {
         let _ = write!(out, "[{}:{}] ", c.packets, c.bytes);
     }
     let _ = write!(out, "-A {chain}");
