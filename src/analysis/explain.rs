@@ -231,7 +231,8 @@ fn candidates<'h>(host: &'h Host, evals: &[Evaluation]) -> Vec<Candidate<'h>> {
                 });
             }
         }
-        if chains_seen.insert((e.hook, e.table, e.chain)) || is_last_in_chain(evals, e) {
+        // Rules the walk never reached are judged on the packet as it entered the chain.
+        if chains_seen.insert((e.hook, e.table, e.chain)) {
             queue.push_back((e.hook, e.table, e.chain, view));
         }
     }
@@ -262,15 +263,6 @@ fn candidates<'h>(host: &'h Host, evals: &[Evaluation]) -> Vec<Candidate<'h>> {
         }
     }
     out
-}
-
-/// True for the last evaluation of its chain visit (later rules saw this packet).
-fn is_last_in_chain(evals: &[Evaluation], e: &Evaluation) -> bool {
-    evals
-        .iter()
-        .rev()
-        .find(|x| x.hook == e.hook && x.table == e.table && x.chain == e.chain)
-        .is_some_and(|x| std::ptr::eq(x, e))
 }
 
 /// True for targets that can change where a packet goes.
@@ -339,31 +331,19 @@ fn consider(
     let mut fix = Fix::new(host, probe, opts.force_ctstate);
     let mut reasons = Vec::new();
     for k in &failed {
-        let has = c.view.show(k.field);
+        let why = failed_because(k, &c.view);
         match fix.apply(k, &c.view) {
-            Ok(()) => reasons.push(Failed {
-                cond: k.text.clone(),
-                why: format!("{} {has}, rule wants {}", k.field.name(), k.wants()),
-            }),
+            Ok(()) => reasons.push(why),
             // Only a rule held back by this one condition is worth listing.
             Err(_) if failed.len() > 1 => return None,
-            Err(why) => {
-                let failed = failed
-                    .iter()
-                    .map(|k| Failed {
+            Err(cannot) => {
+                let failed = vec![
+                    why,
+                    Failed {
                         cond: k.text.clone(),
-                        why: format!(
-                            "{} {}, rule wants {}",
-                            k.field.name(),
-                            c.view.show(k.field),
-                            k.wants()
-                        ),
-                    })
-                    .chain(std::iter::once(Failed {
-                        cond: k.text.clone(),
-                        why,
-                    }))
-                    .collect();
+                        why: cannot,
+                    },
+                ];
                 return Some(Considered::Blocked(Blocked {
                     rule: name,
                     text,
@@ -392,6 +372,19 @@ fn consider(
         change: fix.changes,
         outcome: outcome_words(&after),
     }))
+}
+
+/// "dport 22, rule wants dport 300:65535".
+fn failed_because(k: &Cond, view: &View) -> Failed {
+    Failed {
+        cond: k.text.clone(),
+        why: format!(
+            "{} {}, rule wants {}",
+            k.field.name(),
+            view.show(k.field),
+            k.wants()
+        ),
+    }
 }
 
 /// A packet being changed to satisfy failed conditions.

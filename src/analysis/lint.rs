@@ -61,16 +61,10 @@ pub fn lint(host: &Host) -> Vec<Finding> {
 /// before or after translation), for `--explain`.
 pub fn related_to(host: &Host, t: &Trace) -> Vec<String> {
     let addrs = [t.initial.dst, t.final_packet.dst, t.initial.src];
-    nat_fan_in(host)
+    fan_in_groups(host)
         .into_iter()
-        .filter(|f| {
-            addrs.iter().any(|a| {
-                f.message.contains(&format!("{a} "))
-                    || f.message.contains(&format!("{a}:"))
-                    || f.message.ends_with(&a.to_string())
-            })
-        })
-        .map(|f| f.message)
+        .filter(|g| g.addrs.iter().any(|a| addrs.contains(a)))
+        .map(|g| g.finding.message)
         .collect()
 }
 
@@ -194,7 +188,7 @@ fn shadowed(host: &Host, t: &Table) -> Vec<Finding> {
                         c.name,
                         i + 1,
                         j + 1,
-                        target_word(&c.rules[j].target)
+                        target_text(&c.rules[j].target)
                     ),
                     rules: vec![name(t, c, j), name(t, c, i)],
                     example: shadow_example(host, t, c, j, i),
@@ -298,10 +292,9 @@ fn single_dnats(t: &Table) -> Vec<Dnat<'_>> {
             let [range] = ranges.as_slice() else {
                 continue;
             };
-            let Some((a, b)) = range.addrs.filter(|(a, b)| a == b) else {
+            let Some((a, _)) = range.addrs.filter(|(a, b)| a == b) else {
                 continue;
             };
-            let _ = b;
             out.push(Dnat {
                 at: name(t, c, i),
                 rule: r,
@@ -335,6 +328,16 @@ fn outside(rule: &Rule) -> Option<String> {
 /// whatever filters the inside address downstream (a per-address firewall on
 /// the next router, as in seed 003) applies to all of them alike.
 fn nat_fan_in(host: &Host) -> Vec<Finding> {
+    fan_in_groups(host).into_iter().map(|g| g.finding).collect()
+}
+
+/// A `nat-fan-in` finding with the addresses it involves (inside and outside).
+struct FanIn {
+    addrs: Vec<Ipv4Addr>,
+    finding: Finding,
+}
+
+fn fan_in_groups(host: &Host) -> Vec<FanIn> {
     let Some(nat) = host.ruleset.table(TableName::Nat) else {
         return Vec::new();
     };
@@ -347,33 +350,30 @@ fn nat_fan_in(host: &Host) -> Vec<Finding> {
     by_inside
         .into_iter()
         .filter_map(|(inside, ds)| {
-            let outs: Vec<String> = {
-                let mut v: Vec<String> = ds.iter().map(|(o, _)| o.clone()).collect();
-                v.dedup();
-                v.sort();
-                v.dedup();
-                v
-            };
-            let mapped: Vec<String> = ds
+            let outs: std::collections::BTreeSet<&str> =
+                ds.iter().map(|(o, _)| o.as_str()).collect();
+            let mapped: std::collections::BTreeSet<String> = ds
                 .iter()
                 .map(|(o, d)| match d.to_port {
                     Some(p) => format!("{o} -> {inside}:{p}"),
                     None => format!("{o} -> {inside}"),
                 })
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
                 .collect();
-            (outs.len() > 1).then(|| Finding {
+            let finding = Finding {
                 level: Level::Warning,
                 kind: "nat-fan-in",
                 message: format!(
                     "DNAT maps {} outside addresses onto {inside} ({}): a filter on {inside} downstream applies to all of them alike",
                     outs.len(),
-                    mapped.join(", ")
+                    mapped.into_iter().collect::<Vec<_>>().join(", ")
                 ),
                 rules: ds.iter().map(|(_, d)| d.at.clone()).collect(),
                 example: None,
-            })
+            };
+            let addrs = std::iter::once(inside)
+                .chain(ds.iter().filter_map(|(_, d)| d.rule.ip.dst.map(|n| n.value.addr)))
+                .collect();
+            (outs.len() > 1).then_some(FanIn { addrs, finding })
         })
         .collect()
 }
@@ -585,6 +585,7 @@ fn masquerade_problem(host: &Host, link: &crate::model::routing::Link) -> Option
         .iter()
         .filter_map(|a| ipnet::Ipv4Net::new(a.local, a.prefix_len).ok())
         .collect();
+    // nf_nat_masquerade_ipv4: no address from inet_select_addr -> NF_DROP.
     if v4.is_empty() {
         return Some(
             "the interface has no IPv4 address: MASQUERADE drops what it would translate".into(),
@@ -609,13 +610,8 @@ fn masquerade_problem(host: &Host, link: &crate::model::routing::Link) -> Option
         })
 }
 
-fn target_word(t: &Target) -> String {
-    match t {
-        Target::Goto(n) => format!("-g {n}"),
-        other => format!("{other:?}")
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase(),
-    }
+fn target_text(t: &Target) -> String {
+    let mut out = String::new();
+    crate::render::save::write_target(&mut out, t);
+    out.trim_start().to_string()
 }

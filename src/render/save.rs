@@ -406,7 +406,7 @@ fn needs_quotes(w: &str) -> bool {
 }
 
 /// ` -j NAME options` / ` -g CHAIN`.
-fn write_target(out: &mut String, t: &Target) {
+pub(crate) fn write_target(out: &mut String, t: &Target) {
     let _ = match t {
         Target::None => Ok(()),
         Target::Accept => write!(out, " -j ACCEPT"),
