@@ -464,7 +464,7 @@ mod tests {
         // 9 fixed chains + 6 per service; rules: 23 - 6 per service.
         assert_eq!(nat.chains.len(), 9 + 40 * 6);
         let svc = nat.chain("KUBE-SERVICES").unwrap();
-        assert_eq!(svc.rules.len(), 41);
+        assert_eq!(svc.rules().len(), 41);
     }
 
     #[test]

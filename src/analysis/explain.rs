@@ -197,7 +197,7 @@ fn rule_def(host: &Host, table: TableName, chain: usize, rule: usize) -> Option<
         .table(table)?
         .chains
         .get(chain)?
-        .rules
+        .rules()
         .get(rule)
 }
 
@@ -244,7 +244,7 @@ fn candidates<'h>(host: &'h Host, evals: &[Evaluation]) -> Vec<Candidate<'h>> {
         let Some(t) = host.ruleset.table(table) else {
             continue;
         };
-        for (i, r) in t.chains[chain].rules.iter().enumerate() {
+        for (i, r) in t.chains[chain].rules().iter().enumerate() {
             if done.insert((hook, table, chain, i)) {
                 out.push(Candidate {
                     table,
@@ -529,7 +529,7 @@ fn decided_by(host: &Host, t: &Trace) -> Option<RuleCite> {
         .rev()
         .find(|e| e.table == r.table && e.chain == chain && e.rule == idx)
         .map(View::of);
-    match (table.chains[chain].rules.get(idx), view) {
+    match (table.chains[chain].rules().get(idx), view) {
         (Some(rule), Some(view)) => Some(cite(host, r.table, chain, idx, rule, &view)),
         _ => Some(RuleCite {
             rule: r.to_string(),

@@ -69,7 +69,7 @@ pub fn related_to(host: &Host, t: &Trace) -> Vec<String> {
 }
 
 fn name(t: &Table, c: &Chain, i: usize) -> String {
-    format!("{}:{}:{} {}", t.name, c.name, i + 1, c.rules[i].text)
+    format!("{}:{}:{} {}", t.name, c.name, i + 1, c.rules()[i].text)
 }
 
 /// Targets after which later rules of the chain never see the packet.
@@ -164,10 +164,10 @@ fn rule_covers(earlier: &RuleSets, later: &RuleSets) -> bool {
 fn shadowed(host: &Host, t: &Table) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in &t.chains {
-        let conds: Vec<Vec<Cond>> = c.rules.iter().map(rule_conds).collect();
+        let conds: Vec<Vec<Cond>> = c.rules().iter().map(rule_conds).collect();
         let sets: Vec<RuleSets> = conds.iter().map(|k| rule_sets(k)).collect();
-        let terminals: Vec<usize> = (0..c.rules.len())
-            .filter(|&j| terminal(&c.rules[j].target))
+        let terminals: Vec<usize> = (0..c.rules().len())
+            .filter(|&j| terminal(&c.rules()[j].target))
             .collect();
         for (i, later) in conds.iter().enumerate() {
             if later.iter().any(|k| matches!(k.want, Want::Opaque)) {
@@ -188,7 +188,7 @@ fn shadowed(host: &Host, t: &Table) -> Vec<Finding> {
                         c.name,
                         i + 1,
                         j + 1,
-                        target_text(&c.rules[j].target)
+                        target_text(&c.rules()[j].target)
                     ),
                     rules: vec![name(t, c, j), name(t, c, i)],
                     example: shadow_example(host, t, c, j, i),
@@ -217,7 +217,7 @@ fn shadow_example(
         max_traces: DNAT_SEARCH_BUDGET,
         ..Default::default()
     };
-    let region = super::search::region_for_rule(host, &c.rules[later]);
+    let region = super::search::region_for_rule(host, &c.rules()[later]);
     super::search::search(host, region, &goal, &opts)
         .classes
         .into_iter()
@@ -238,7 +238,7 @@ fn unreferenced_chains(t: &Table) -> Vec<Finding> {
                 "{}:{} is never reached from a built-in chain: its {} rule(s) never run",
                 t.name,
                 c.name,
-                c.rules.len()
+                c.rules().len()
             ),
             rules: Vec::new(),
             example: None,
@@ -250,12 +250,12 @@ fn unreferenced_chains(t: &Table) -> Vec<Finding> {
 fn empty_chain_jumps(host: &Host, t: &Table) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in &t.chains {
-        for (i, r) in c.rules.iter().enumerate() {
+        for (i, r) in c.rules().iter().enumerate() {
             let (Target::Jump(n) | Target::Goto(n)) = &r.target else {
                 continue;
             };
             let target = host.chain_id(t.name, n).map(|id| &t.chains[id]);
-            if target.is_some_and(|target| target.rules.is_empty()) {
+            if target.is_some_and(|target| target.rules().is_empty()) {
                 out.push(Finding {
                     level: Level::Info,
                     kind: "empty-chain",
@@ -285,7 +285,7 @@ struct Dnat<'r> {
 fn single_dnats(t: &Table) -> Vec<Dnat<'_>> {
     let mut out = Vec::new();
     for c in &t.chains {
-        for (i, r) in c.rules.iter().enumerate() {
+        for (i, r) in c.rules().iter().enumerate() {
             let Target::Dnat { ranges, .. } = &r.target else {
                 continue;
             };
@@ -551,7 +551,7 @@ fn masquerade_without_source(host: &Host) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     for c in &nat.chains {
-        for (i, r) in c.rules.iter().enumerate() {
+        for (i, r) in c.rules().iter().enumerate() {
             if !matches!(r.target, Target::Masquerade { .. }) {
                 continue;
             }

@@ -473,7 +473,7 @@ fn rewrites(host: &Host, t: &Trace) -> Rewrites {
 fn rule_by_ref<'h>(host: &'h Host, r: &crate::trace::event::RuleRef) -> Option<&'h Rule> {
     let t = host.ruleset.table(r.table)?;
     t.chain(&r.chain)?
-        .rules
+        .rules()
         .get(usize::try_from(r.rulenum).ok()?.checked_sub(1)?)
 }
 
@@ -520,7 +520,7 @@ fn rule_of<'h>(host: &'h Host, e: &Evaluation) -> Option<&'h Rule> {
         .table(e.table)?
         .chains
         .get(e.chain)?
-        .rules
+        .rules()
         .get(e.rule)
 }
 

@@ -168,7 +168,7 @@ fn lookup<'h>(host: &'h Host, r: &RuleRef) -> Option<&'h crate::model::ruleset::
         .table(table)?
         .chains
         .get(chain)?
-        .rules
+        .rules()
         .get(usize::try_from(r.rulenum).ok()?.checked_sub(1)?)
 }
 

@@ -27,9 +27,9 @@ fn summary(host: &Host) -> String {
                 s,
                 "  chain {} (policy {policy}, {} rules)",
                 c.name,
-                c.rules.len()
+                c.rules().len()
             );
-            for (i, r) in c.rules.iter().enumerate() {
+            for (i, r) in c.rules().iter().enumerate() {
                 let _ = writeln!(s, "    {:>4}  {}", i + 1, r.text);
             }
         }

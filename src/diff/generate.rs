@@ -121,7 +121,7 @@ fn callers<'t>(table: &'t Table, chain: &'t str) -> (Vec<&'t Rule>, &'t str) {
             break;
         }
         let caller = table.chains.iter().find_map(|c| {
-            c.rules
+            c.rules()
                 .iter()
                 .find(|r| matches!(&r.target, Target::Jump(t) | Target::Goto(t) if t == current))
                 .map(|r| (c.name.as_str(), r))
@@ -143,7 +143,7 @@ fn named_ports(host: &Host) -> Vec<u16> {
         .tables
         .iter()
         .flat_map(|t| &t.chains)
-        .flat_map(|c| &c.rules)
+        .flat_map(|c| c.rules())
         .filter_map(|r| {
             let mut w = Wish::default();
             w.add(r);
@@ -168,7 +168,7 @@ pub fn from_host(host: &Host) -> Vec<ProbeSpec> {
     for table in &host.ruleset.tables {
         for chain in &table.chains {
             let (path, top) = callers(table, &chain.name);
-            for (i, rule) in chain.rules.iter().enumerate() {
+            for (i, rule) in chain.rules().iter().enumerate() {
                 let mut wish = Wish::default();
                 path.iter().for_each(|r| wish.add(r));
                 wish.add(rule);

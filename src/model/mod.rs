@@ -10,8 +10,6 @@ pub mod ruleset;
 pub mod target;
 pub mod text;
 
-use std::collections::HashMap;
-
 use ruleset::{Ruleset, TableName};
 
 /// One host as the dumps describe it: everything a trace reads, read-only.
@@ -21,9 +19,6 @@ pub struct Host {
     pub ruleset: Ruleset,
     /// Interfaces, routes and policy rules.
     pub routing: routing::Routing,
-    /// Chain positions by table and name, so jumps do not search (looked up by
-    /// `&str`, without allocating).
-    chain_ids: HashMap<TableName, HashMap<text::Text, usize>>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
     /// IPVS services and connections (`ipvsadm.txt`, `ipvs-conn.txt`).
@@ -41,21 +36,12 @@ pub struct Host {
 }
 
 impl Host {
-    /// Builds a host and indexes its chains.
+    /// Builds a host.
     pub fn new(ruleset: Ruleset, routing: routing::Routing, load_notes: Vec<String>) -> Host {
-        let chain_ids = ruleset
-            .tables
-            .iter()
-            .map(|t| {
-                let ids = t.chains.iter().enumerate();
-                (t.name, ids.map(|(i, c)| (c.name.clone(), i)).collect())
-            })
-            .collect();
         Host {
             conntrack_enabled: ruleset.needs_conntrack(),
             ruleset,
             routing,
-            chain_ids,
             load_notes,
             sysctls: std::collections::BTreeMap::new(),
             conntrack: conntrack::ConntrackTable::default(),
@@ -76,8 +62,9 @@ impl Host {
             .and_then(|v| v.parse().ok())
     }
 
-    /// Position of a chain within its table.
+    /// Position of a chain within its table (through the table's index: jumps
+    /// do not search).
     pub fn chain_id(&self, table: TableName, name: &str) -> Option<usize> {
-        self.chain_ids.get(&table)?.get(name).copied()
+        self.ruleset.table(table)?.chain_index(name)
     }
 }

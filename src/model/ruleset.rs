@@ -4,8 +4,11 @@
 //! File order is evaluation order: the n-th `-A CHAIN` line of a chain is rule n,
 //! the number the kernel prints in `TRACE: table:chain:type:rulenum`.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
+use std::sync::{Arc, OnceLock};
 
 use super::matches::Match;
 use super::target::Target;
@@ -74,12 +77,13 @@ impl Ruleset {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    /// Total number of rules over all tables and chains.
+    /// Total number of rules over all tables and chains (counted without
+    /// parsing them).
     pub fn rule_count(&self) -> usize {
         self.tables
             .iter()
             .flat_map(|t| &t.chains)
-            .map(|c| c.rules.len())
+            .map(Chain::rule_count)
             .sum()
     }
 }
@@ -93,17 +97,57 @@ pub struct Table {
     pub chains: Vec<Chain>,
     /// 1-based line of the `*table` header.
     pub line: u32,
+    /// Chain name → position in [`Table::chains`], as the parser built it.
+    pub index: Arc<ChainIndex>,
+    /// Whether some rule enables connection tracking ([`Rule::needs_conntrack`]),
+    /// noted while the rules were checked so no chain has to be parsed for it.
+    pub needs_conntrack: bool,
 }
 
 impl Table {
     /// Index of the chain with this name.
     pub fn chain_index(&self, name: &str) -> Option<usize> {
-        self.chains.iter().position(|c| c.name == name)
+        self.index.get(name).map(|slot| slot.chain as usize)
     }
 
     /// The chain with this name.
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        self.chains.get(self.chain_index(name)?)
+    }
+}
+
+/// Chain name → [`ChainSlot`], for one table. Chain names are short and a
+/// kube-proxy table declares 60,000 of them, so FNV-1a replaces SipHash.
+pub type ChainIndex = HashMap<Text, ChainSlot, BuildHasherDefault<Fnv1a>>;
+
+/// Where a chain is, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainSlot {
+    /// Position in [`Table::chains`].
+    pub chain: u32,
+    /// 1-based line of its `:CHAIN` header (a rule can only name chains
+    /// declared above it).
+    pub line: u32,
+}
+
+/// The FNV-1a hash (64 bit), for [`ChainIndex`].
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
     }
 }
 
@@ -137,6 +181,11 @@ pub struct Counters {
 }
 
 /// A chain: built-in (with a policy) or user-defined (`-`).
+///
+/// Its rules are parsed when first asked for ([`Chain::rules`]): loading checks
+/// every rule as `iptables-restore` does but keeps only where each one is, so a
+/// trace through a kube-proxy dump builds the few chains it walks, not 170,000
+/// rules (issue 6).
 #[derive(Debug, Clone)]
 pub struct Chain {
     /// Chain name as written.
@@ -145,16 +194,74 @@ pub struct Chain {
     pub policy: Option<Policy>,
     /// Counters from the header line (boxed, as [`Rule::counters`]).
     pub counters: Option<Box<Counters>>,
-    /// Rules in order; rule n (1-based) is `rules[n-1]`.
-    pub rules: Vec<Rule>,
     /// 1-based line of the `:CHAIN` header.
     pub line: u32,
+    /// The rules, once parsed.
+    rules: OnceLock<Box<[Rule]>>,
+    /// Where they are parsed from.
+    source: Option<ChainSource>,
+}
+
+/// Reads the rules of a table's chains on demand (implemented by the parser,
+/// which checked every rule when the dump was loaded).
+pub trait RuleSource: Send + Sync + fmt::Debug {
+    /// The rules of the chain at `chain` in its table, in order.
+    fn rules(&self, chain: usize) -> Box<[Rule]>;
+    /// How many rules that chain has, without parsing them.
+    fn rule_count(&self, chain: usize) -> usize;
+}
+
+/// A chain's [`RuleSource`] and its position in the table.
+#[derive(Debug, Clone)]
+struct ChainSource {
+    rules: Arc<dyn RuleSource>,
+    chain: u32,
 }
 
 impl Chain {
+    /// A chain, at `position` in its table, whose rules `source` parses when
+    /// first asked for.
+    pub fn new(
+        name: Text,
+        policy: Option<Policy>,
+        counters: Option<Box<Counters>>,
+        line: u32,
+        source: Arc<dyn RuleSource>,
+        position: u32,
+    ) -> Chain {
+        Chain {
+            name,
+            policy,
+            counters,
+            line,
+            rules: OnceLock::new(),
+            source: Some(ChainSource {
+                rules: source,
+                chain: position,
+            }),
+        }
+    }
+
     /// True for the chains the kernel attaches to hooks.
     pub fn is_builtin(&self) -> bool {
         self.policy.is_some()
+    }
+
+    /// Rules in order; rule n (1-based) is `rules()[n-1]`. Parsed on the first call.
+    pub fn rules(&self) -> &[Rule] {
+        self.rules.get_or_init(|| match &self.source {
+            Some(s) => s.rules.rules(s.chain as usize),
+            None => Box::default(),
+        })
+    }
+
+    /// How many rules the chain has (without parsing them).
+    pub fn rule_count(&self) -> usize {
+        match (self.rules.get(), &self.source) {
+            (Some(rules), _) => rules.len(),
+            (None, Some(s)) => s.rules.rule_count(s.chain as usize),
+            (None, None) => 0,
+        }
     }
 }
 
@@ -319,7 +426,14 @@ impl Rule {
 }
 
 impl Ruleset {
-    /// Whether some rule loads an extension that enables connection tracking in
+    /// Whether some rule enables connection tracking ([`Rule::needs_conntrack`]).
+    pub fn needs_conntrack(&self) -> bool {
+        self.tables.iter().any(|t| t.needs_conntrack)
+    }
+}
+
+impl Rule {
+    /// Whether the rule loads an extension that enables connection tracking in
     /// the network namespace (`nf_ct_netns_get` in its checkentry): conntrack,
     /// state, connmark, connlimit, connbytes, helper matches and the NAT,
     /// CONNMARK, CT/NOTRACK targets. Without one, the kernel tracks nothing: every
@@ -337,16 +451,8 @@ impl Ruleset {
             "cluster",
             "ipvs",
         ];
-        self.tables
-            .iter()
-            .flat_map(|t| &t.chains)
-            .flat_map(|c| &c.rules)
-            .any(|r| {
-                r.matches
-                    .iter()
-                    .any(|m| MATCHES.contains(&m.module.as_str()))
-                    || r.target.needs_conntrack()
-            })
+        let by_match = self.matches.iter().any(|m| MATCHES.contains(&m.module.as_str()));
+        by_match || self.target.needs_conntrack()
     }
 }
 
@@ -374,26 +480,25 @@ impl Table {
     /// entry's `comefrom` and `xt_check_target` checks a target's hooks against.
     /// A user chain no built-in chain leads to has mask 0.
     pub fn hook_masks(&self) -> Vec<u8> {
-        let index: std::collections::HashMap<&str, usize> = self
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_str(), i))
-            .collect();
         let edges: Vec<Vec<(usize, usize)>> = self
             .chains
             .iter()
             .map(|c| {
-                let jumps = c.rules.iter().enumerate();
+                let jumps = c.rules().iter().enumerate();
                 jumps
                     .filter_map(|(ri, r)| match &r.target {
-                        Target::Jump(n) | Target::Goto(n) => Some((ri, *index.get(n.as_str())?)),
+                        Target::Jump(n) | Target::Goto(n) => Some((ri, self.chain_index(n)?)),
                         _ => None,
                     })
                     .collect()
             })
             .collect();
-        hook_masks_over(&self.chains, &edges)
+        let entries: Vec<u8> = self
+            .chains
+            .iter()
+            .map(|c| c.policy.and(hook_bit(&c.name)).unwrap_or(0))
+            .collect();
+        hook_masks_over(&entries, &edges)
     }
 
     /// User chains with rules that no built-in chain leads to: their rules never run.
@@ -407,7 +512,7 @@ impl Table {
         self.chains
             .iter()
             .zip(masks)
-            .filter(|(c, m)| *m == 0 && !c.is_builtin() && !c.rules.is_empty())
+            .filter(|(c, m)| *m == 0 && !c.is_builtin() && c.rule_count() > 0)
             .map(|(c, _)| c)
             .collect()
     }
@@ -416,19 +521,13 @@ impl Table {
 /// [`Table::hook_masks`] over a jump graph already built: `edges[c]` holds
 /// `(rule index, target chain)` for every jump and goto of chain `c`.
 /// Iterative; each chain is revisited only when its mask grows (at most five times).
-pub fn hook_masks_over<E: AsRef<[(usize, usize)]>>(chains: &[Chain], edges: &[E]) -> Vec<u8> {
-    let mut masks = vec![0u8; chains.len()];
-    let mut work = Vec::new();
-    for (i, chain) in chains.iter().enumerate() {
-        if let Some(bit) = chain.policy.and(hook_bit(&chain.name)) {
-            masks[i] = bit;
-            work.push(i);
-        }
-    }
+pub fn hook_masks_over<E: AsRef<[(usize, usize)]>>(entries: &[u8], edges: &[E]) -> Vec<u8> {
+    let mut masks = entries.to_vec();
+    let mut work: Vec<usize> = (0..entries.len()).filter(|&i| entries[i] != 0).collect();
     while let Some(from) = work.pop() {
         for &(_, to) in edges.get(from).map_or(&[][..], AsRef::as_ref) {
             let grown = masks[to] | masks[from];
-            if grown != masks[to] && !chains[to].is_builtin() {
+            if grown != masks[to] && entries[to] == 0 {
                 masks[to] = grown;
                 work.push(to);
             }

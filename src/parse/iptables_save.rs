@@ -10,10 +10,11 @@
 //! table is checked as the kernel's `translate_table` would: every `-j`/`-g` names
 //! a chain of the table (or an extension target) and no chain jumps back into itself.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use super::kernel_checks;
 use super::lex::{self, Word};
@@ -24,8 +25,9 @@ use crate::model::matches::{
     UdpMatch,
 };
 use crate::model::ruleset::{
-    hook_masks_over, AddrMask, AddrSpelling, Chain, Counters, IfaceMatch, IpHeaderMatch, Neg,
-    Policy, Protocol, Rule, RuleSpelling, Ruleset, Table, TableName,
+    hook_bit, hook_masks_over, AddrMask, AddrSpelling, Chain, ChainIndex, ChainSlot, Counters,
+    IfaceMatch, IpHeaderMatch, Neg, Policy, Protocol, Rule, RuleSource, RuleSpelling, Ruleset,
+    Table, TableName,
 };
 use crate::model::target::{
     ConnmarkOp, MarkOp, MarkSpelling, NatFlags, NatRange, RejectWith, Target, TtlTargetOp,
@@ -61,7 +63,6 @@ pub fn parse_reach(
         masks: Vec::new(),
         open: None,
         errors: Vec::new(),
-        matches: Vec::with_capacity(8),
     };
     for (i, raw) in source.lines().enumerate() {
         parser.line(i + 1, raw.trim_end());
@@ -136,8 +137,12 @@ struct ChainRef {
     /// The chain the name was found to be while parsing the rule, or
     /// [`NOT_YET`] when it was not declared yet.
     to: u32,
+    /// `-g` rather than `-j`.
+    goto: bool,
     /// Where the line starts in the dump.
     start: usize,
+    /// The name, when it was not declared yet (else it is the chain's name).
+    name: Option<Box<str>>,
 }
 
 /// [`ChainRef::to`] of a name looked up at `COMMIT`.
@@ -157,38 +162,64 @@ impl ChainRef {
     }
 }
 
+/// A chain as its `:CHAIN` line declares it, until `COMMIT` makes it a [`Chain`].
+struct ChainDecl {
+    name: Text,
+    policy: Option<Policy>,
+    counters: Option<Box<Counters>>,
+    line: u32,
+}
+
+impl ChainDecl {
+    /// True for the chains the kernel attaches to hooks.
+    fn is_builtin(&self) -> bool {
+        self.policy.is_some()
+    }
+}
+
 /// The table between `*name` and `COMMIT`.
 struct OpenTable<'a> {
-    table: Table,
+    name: TableName,
+    /// Its chains, in declaration order.
+    chains: Vec<ChainDecl>,
     header: Ctx<'a>,
     index: ChainIndex,
+    /// The `-A` lines, checked at `COMMIT` (in parallel) in this order.
+    pending: Vec<RuleLine>,
+    /// The jumps and gotos found by that check.
     refs: Vec<ChainRef>,
-    /// `(chain, rule, hooks allowed)` of the rules whose target or matches
+    /// `(chain, rule line, hooks allowed)` of the rules whose target or matches
     /// are limited to some hooks, checked once the jump graph is known.
-    limited: Vec<(usize, usize, u8)>,
+    limited: Vec<(usize, RuleLine, u8)>,
+    /// Rules per chain, as counted by the check.
+    counts: Vec<u32>,
+    /// The chain of each pending line (`u32::MAX` for a refused line).
+    line_chains: Vec<u32>,
+    /// Whether a rule enables connection tracking.
+    needs_conntrack: bool,
 }
 
-/// Chain name → index in [`Table::chains`]. Chain names are short and trusted
-/// to be few per table, so FNV-1a replaces SipHash on this hot path.
-type ChainIndex = HashMap<Text, usize, BuildHasherDefault<Fnv1a>>;
-
-/// The FNV-1a hash (64 bit).
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
+/// An `-A` line, kept from the check at load to its parse on first use.
+#[derive(Debug, Clone, Copy)]
+struct RuleLine {
+    /// 1-based line number.
+    line: u32,
+    /// Its length, trailing blanks removed.
+    len: u32,
+    /// Where the line's text starts in the dump.
+    start: usize,
 }
 
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+impl RuleLine {
+    /// The line as a [`Ctx`] for parsing.
+    fn ctx<'a>(&self, source: &'a Arc<String>, file: &'a str) -> Ctx<'a> {
+        let start = self.start;
+        let text = source.get(start..start + self.len as usize).unwrap_or("");
+        Ctx {
+            source,
+            file,
+            line: self.line as usize,
+            text,
         }
     }
 }
@@ -204,9 +235,6 @@ struct Parser<'a> {
     masks: Vec<Vec<u8>>,
     open: Option<OpenTable<'a>>,
     errors: Vec<ParseError>,
-    /// Reused match buffer: each rule's matches are then copied into a box of
-    /// exactly their number (a shrinking realloc may keep the larger block).
-    matches: Vec<Match>,
 }
 
 impl<'a> Parser<'a> {
@@ -226,6 +254,17 @@ impl<'a> Parser<'a> {
             self.commit(ctx);
             return;
         }
+        if !(body.starts_with('*') || body.starts_with(':')) {
+            if let Some(open) = self.open.as_mut() {
+                // Rule lines are checked at COMMIT, in parallel (`check_rules`).
+                open.pending.push(RuleLine {
+                    line: line_u32(line),
+                    len: index_u32(text.len()),
+                    start: ctx.start(),
+                });
+                return;
+            }
+        }
         let mut words = std::mem::take(&mut self.words);
         let result = split(ctx, &mut words).and_then(|()| {
             if body.starts_with('*') {
@@ -233,7 +272,7 @@ impl<'a> Parser<'a> {
             } else if body.starts_with(':') {
                 self.chain_decl(ctx, &words)
             } else {
-                self.rule_line(ctx, &words)
+                self.open_table(ctx).map(|_| ())
             }
         });
         self.words = words;
@@ -261,7 +300,7 @@ impl<'a> Parser<'a> {
                 first,
                 format!(
                     "COMMIT before the next table (*{} opened on line {} is not committed)",
-                    open.table.name, open.header.line
+                    open.name, open.header.line
                 ),
             );
             self.errors.push(e);
@@ -277,15 +316,16 @@ impl<'a> Parser<'a> {
         let declared = declared.take_while(|l| l.trim_start().starts_with(':'));
         let declared = declared.count();
         self.open = Some(OpenTable {
-            table: Table {
-                name: table,
-                chains: Vec::with_capacity(declared),
-                line: line_u32(ctx.line),
-            },
+            name: table,
+            chains: Vec::with_capacity(declared),
             header: ctx,
             index: ChainIndex::with_capacity_and_hasher(declared, Default::default()),
+            pending: Vec::new(),
             refs: Vec::new(),
             limited: Vec::new(),
+            counts: Vec::new(),
+            line_chains: Vec::new(),
+            needs_conntrack: false,
         });
         Ok(())
     }
@@ -311,7 +351,7 @@ impl<'a> Parser<'a> {
         let policy_word = words
             .get(1)
             .ok_or_else(|| ctx.err_end("a policy: ACCEPT, DROP or -"))?;
-        let policy = chain_policy(ctx, open.table.name, name, first.start + 1, policy_word)?;
+        let policy = chain_policy(ctx, open.name, name, first.start + 1, policy_word)?;
         let counters = match words.get(2) {
             Some(w) => Some(Box::new(counters(ctx, w)?)),
             None => None,
@@ -327,91 +367,17 @@ impl<'a> Parser<'a> {
             ));
         }
         let name = ctx.shared(name);
-        open.index.insert(name.clone(), open.table.chains.len());
-        open.table.chains.push(Chain {
+        let slot = ChainSlot {
+            chain: index_u32(open.chains.len()),
+            line: line_u32(ctx.line),
+        };
+        open.index.insert(name.clone(), slot);
+        open.chains.push(ChainDecl {
             name,
             policy,
             counters,
-            rules: Vec::new(),
             line: line_u32(ctx.line),
         });
-        Ok(())
-    }
-
-    /// `[pkts:bytes] -A CHAIN rule-spec`
-    fn rule_line(&mut self, ctx: Ctx<'a>, words: &[Word<'a>]) -> Result<(), ParseError> {
-        let scratch = std::mem::take(&mut self.matches);
-        let open = self.open_table(ctx)?;
-        let (counters, rest) = match words.first() {
-            Some(w) if !w.quoted && w.as_str().starts_with('[') => {
-                (Some(Box::new(counters(ctx, w)?)), &words[1..])
-            }
-            _ => (None, words),
-        };
-        let Some(cmd) = rest.first() else {
-            return Err(ctx.err_end("-A CHAIN after the counters"));
-        };
-        if !(cmd.is("-A") || cmd.is("--append")) {
-            return Err(ctx.err_word(
-                cmd,
-                "-A, a chain header (:CHAIN), COMMIT or a table (*filter)",
-            ));
-        }
-        let chain_word = rest.get(1).ok_or_else(|| ctx.err_end("a chain name"))?;
-        let chain = *open.index.get(chain_word.as_str()).ok_or_else(|| {
-            ctx.err_word(
-                chain_word,
-                format!("a chain declared with :NAME in table {}", open.table.name),
-            )
-        })?;
-        let mut cur = Cursor {
-            words: rest,
-            pos: 2,
-            ctx,
-        };
-        let mut spec = rule_spec(&mut cur, &open.index, scratch)?;
-        let matches: Box<[Match]> = spec.matches.drain(..).collect();
-        let rule = Rule {
-            line: line_u32(ctx.line),
-            counters,
-            ip: spec.ip,
-            matches,
-            target: spec.target,
-            text: ctx.shared(&ctx.text[cmd.start..]),
-            spelling: spec.spelling,
-        };
-        let place = kernel_checks::Place {
-            file: ctx.file,
-            source: ctx.source,
-            table: open.table.name,
-            chain: &open.table.chains[chain].name,
-            builtin: open.table.chains[chain].is_builtin(),
-        };
-        let allowed = kernel_checks::check_rule(place, &rule)?;
-        let rules = &mut open.table.chains[chain].rules;
-        if allowed != kernel_checks::ALL_HOOKS {
-            open.limited.push((chain, rules.len(), allowed));
-        }
-        if let Some(offset) = spec.unresolved {
-            open.refs.push(ChainRef {
-                chain: index_u32(chain),
-                rule: index_u32(rules.len()),
-                line: line_u32(ctx.line),
-                offset: index_u32(offset),
-                // Chains are never removed or renumbered before COMMIT, so the
-                // index found now is the one a lookup then would find.
-                to: spec.jump_to.map_or(NOT_YET, index_u32),
-                start: ctx.start(),
-            });
-        }
-        if rules.len() < 16 {
-            // Most chains (kube-proxy's per-service and per-endpoint ones) hold a
-            // few rules: grow them exactly rather than doubling, so the slack a
-            // 200,000-rule dump would otherwise touch before COMMIT never exists.
-            rules.reserve_exact(1);
-        }
-        rules.push(rule);
-        self.matches = spec.matches;
         Ok(())
     }
 
@@ -422,28 +388,67 @@ impl<'a> Parser<'a> {
                 .push(ctx.err(0, "COMMIT", "a table header (*filter, …) before COMMIT"));
             return;
         };
-        let builtin: Vec<bool> = open.table.chains.iter().map(Chain::is_builtin).collect();
+        self.check_rules(&mut open);
         // Every jump and goto has a reference; those that name a chain are the
         // edges of the jump graph, found here once.
         let mut found = Vec::with_capacity(open.refs.len());
         for r in &open.refs {
-            let (to, refusal) = resolve_ref(&mut open.table, &open.index, &builtin, r, open.header);
+            let (to, refusal) = resolve_ref(&open, r);
             if let Some(to) = to {
                 found.push((r.chain, r.rule, to));
             }
             self.errors.extend(refusal);
         }
-        let (flat, bounds) = jump_edges(open.table.chains.len(), found);
+        let (flat, bounds) = jump_edges(open.chains.len(), found);
         let edges: Vec<&[(usize, usize)]> = bounds.windows(2).map(|w| &flat[w[0]..w[1]]).collect();
         self.errors.extend(find_loops(&open, &edges));
-        let masks = hook_masks_over(&open.table.chains, &edges);
+        let entries: Vec<u8> = open.chains.iter().map(|c| entry_bit(c.policy, &c.name)).collect();
+        let masks = hook_masks_over(&entries, &edges);
         self.errors.extend(hook_errors(&open, &masks));
         self.masks.push(masks);
-        for chain in &mut open.table.chains {
-            // Most chains hold one or two rules; growth left room for four.
-            chain.rules.shrink_to_fit();
+        self.tables.push(open.into_table());
+    }
+
+    /// Parses every pending `-A` line of the table, in parallel batches, and
+    /// checks it as `iptables-restore` would; notes what `COMMIT` checks next.
+    /// The rules themselves are dropped: [`DeferredRules`] parses a chain's
+    /// lines again when it is first used.
+    fn check_rules(&mut self, open: &mut OpenTable<'a>) {
+        /// Lines checked between two notings: bounds what is held at once.
+        const BATCH: usize = 16 * 1024;
+        /// Lines per parallel task.
+        const TASK: usize = 256;
+        let pending = std::mem::take(&mut open.pending);
+        open.counts = vec![0; open.chains.len()];
+        open.line_chains = Vec::with_capacity(pending.len());
+        for batch in pending.chunks(BATCH) {
+            let checked: Vec<Result<CheckedRule, ParseError>> = {
+                let view = TableView {
+                    name: open.name,
+                    index: &open.index,
+                };
+                let (source, file, chains) = (self.source, self.file, &open.chains[..]);
+                batch
+                    .par_chunks(TASK)
+                    .map_init(Scratch::default, |scratch, lines| {
+                        let check =
+                            |l: &RuleLine| check_rule(l.ctx(source, file), view, chains, scratch);
+                        lines.iter().map(check).collect::<Vec<_>>()
+                    })
+                    .flatten_iter()
+                    .collect()
+            };
+            for (line, result) in batch.iter().zip(checked) {
+                match result {
+                    Ok(rule) => open.note(*line, rule),
+                    Err(e) => {
+                        open.line_chains.push(u32::MAX);
+                        self.errors.push(e);
+                    }
+                }
+            }
         }
-        self.tables.push(open.table);
+        open.pending = pending;
     }
 
     /// End of input: a table left open is an error.
@@ -467,6 +472,297 @@ impl<'a> Parser<'a> {
             Err(ParseErrors(self.errors))
         }
     }
+}
+
+/// The hook bit of a chain the kernel enters from a hook, else 0.
+fn entry_bit(policy: Option<Policy>, name: &str) -> u8 {
+    policy.and(hook_bit(name)).unwrap_or(0)
+}
+
+/// Reused buffers of one parsing thread.
+#[derive(Default)]
+struct Scratch<'a> {
+    words: Vec<Word<'a>>,
+    matches: Vec<Match>,
+}
+
+/// What parsing a rule reads of its table: its name and the chains declared.
+#[derive(Clone, Copy)]
+struct TableView<'t> {
+    name: TableName,
+    index: &'t ChainIndex,
+}
+
+impl TableView<'_> {
+    /// The chain named `name` if it was declared before `line` (iptables-restore
+    /// looks each name up as it reads the line).
+    fn chain(&self, name: &str, line: usize) -> Option<(Text, usize)> {
+        let (key, slot) = self.index.get_key_value(name)?;
+        (line > slot.line as usize).then(|| (key.clone(), slot.chain as usize))
+    }
+}
+
+/// A rule as read from its line, before any check.
+struct ReadRule {
+    chain: usize,
+    rule: Rule,
+    /// Offset of a `-j`/`-g` chain name to resolve at `COMMIT`.
+    unresolved: Option<usize>,
+    /// The chain that name was found to be.
+    jump_to: Option<usize>,
+}
+
+/// `[pkts:bytes] -A CHAIN rule-spec`
+fn read_rule<'a>(
+    ctx: Ctx<'a>,
+    view: TableView<'_>,
+    scratch: &mut Scratch<'a>,
+) -> Result<ReadRule, ParseError> {
+    let words = &mut scratch.words;
+    split(ctx, words)?;
+    let (counters, rest) = match words.first() {
+        Some(w) if !w.quoted && w.as_str().starts_with('[') => {
+            (Some(Box::new(counters(ctx, w)?)), &words[1..])
+        }
+        _ => (None, &words[..]),
+    };
+    let Some(cmd) = rest.first() else {
+        return Err(ctx.err_end("-A CHAIN after the counters"));
+    };
+    if !(cmd.is("-A") || cmd.is("--append")) {
+        return Err(ctx.err_word(
+            cmd,
+            "-A, a chain header (:CHAIN), COMMIT or a table (*filter)",
+        ));
+    }
+    let chain_word = rest.get(1).ok_or_else(|| ctx.err_end("a chain name"))?;
+    let (_, chain) = view.chain(chain_word.as_str(), ctx.line).ok_or_else(|| {
+        ctx.err_word(
+            chain_word,
+            format!("a chain declared with :NAME in table {}", view.name),
+        )
+    })?;
+    let mut cur = Cursor {
+        words: rest,
+        pos: 2,
+        ctx,
+    };
+    let mut spec = rule_spec(&mut cur, view, std::mem::take(&mut scratch.matches))?;
+    let matches: Box<[Match]> = spec.matches.drain(..).collect();
+    scratch.matches = spec.matches;
+    let rule = Rule {
+        line: line_u32(ctx.line),
+        counters,
+        ip: spec.ip,
+        matches,
+        target: spec.target,
+        text: ctx.shared(&ctx.text[cmd.start..]),
+        spelling: spec.spelling,
+    };
+    Ok(ReadRule {
+        chain,
+        rule,
+        unresolved: spec.unresolved,
+        jump_to: spec.jump_to,
+    })
+}
+
+/// What the check of one `-A` line leaves for `COMMIT`.
+struct CheckedRule {
+    chain: u32,
+    /// The hooks the rule's target and matches allow.
+    allowed: u8,
+    needs_conntrack: bool,
+    /// A `-j`/`-g` to resolve: name offset, chain found, goto, name if not found.
+    jump: Option<(u32, u32, bool, Option<Box<str>>)>,
+}
+
+/// Reads a rule and makes the checks `iptables-restore` makes of it alone.
+fn check_rule<'a>(
+    ctx: Ctx<'a>,
+    view: TableView<'_>,
+    chains: &[ChainDecl],
+    scratch: &mut Scratch<'a>,
+) -> Result<CheckedRule, ParseError> {
+    let read = read_rule(ctx, view, scratch)?;
+    let chain = &chains[read.chain];
+    let place = kernel_checks::Place {
+        file: ctx.file,
+        source: ctx.source,
+        table: view.name,
+        chain: &chain.name,
+        builtin: chain.is_builtin(),
+    };
+    let allowed = kernel_checks::check_rule(place, &read.rule)?;
+    let jump = read.unresolved.map(|offset| {
+        let (name, goto) = match &read.rule.target {
+            Target::Goto(n) => (n.as_str(), true),
+            Target::Jump(n) => (n.as_str(), false),
+            _ => ("", false),
+        };
+        let to = read.jump_to.map_or(NOT_YET, index_u32);
+        let name = (to == NOT_YET).then(|| name.into());
+        (index_u32(offset), to, goto, name)
+    });
+    Ok(CheckedRule {
+        chain: index_u32(read.chain),
+        allowed,
+        needs_conntrack: read.rule.needs_conntrack(),
+        jump,
+    })
+}
+
+impl OpenTable<'_> {
+    /// Notes a checked rule as the next rule of its chain.
+    fn note(&mut self, line: RuleLine, checked: CheckedRule) {
+        let chain = checked.chain as usize;
+        let rule = self.counts[chain];
+        self.counts[chain] += 1;
+        self.line_chains.push(checked.chain);
+        self.needs_conntrack |= checked.needs_conntrack;
+        if checked.allowed != kernel_checks::ALL_HOOKS {
+            self.limited.push((chain, line, checked.allowed));
+        }
+        if let Some((offset, to, goto, name)) = checked.jump {
+            self.refs.push(ChainRef {
+                chain: checked.chain,
+                rule,
+                line: line.line,
+                offset,
+                to,
+                goto,
+                start: line.start,
+                name,
+            });
+        }
+    }
+
+    /// The committed table: its chains parse their lines on first use.
+    fn into_table(self) -> Table {
+        let lines = group_lines(&self.pending, &self.line_chains, &self.counts);
+        let index = Arc::new(self.index);
+        let deferred: Arc<dyn RuleSource> = Arc::new(DeferredRules {
+            source: Arc::clone(self.header.source),
+            file: self.header.file.into(),
+            table: self.name,
+            index: Arc::clone(&index),
+            lines: lines.0,
+            bounds: lines.1,
+        });
+        let chains = self.chains.into_iter().enumerate().map(|(i, c)| {
+            let at = index_u32(i);
+            Chain::new(c.name, c.policy, c.counters, c.line, Arc::clone(&deferred), at)
+        });
+        Table {
+            name: self.name,
+            chains: chains.collect(),
+            line: line_u32(self.header.line),
+            index,
+            needs_conntrack: self.needs_conntrack,
+        }
+    }
+}
+
+/// The checked lines grouped by chain, in line order within each, and where
+/// each chain's group starts (one more bound than chains). A counting sort.
+fn group_lines(lines: &[RuleLine], chains: &[u32], counts: &[u32]) -> (Box<[RuleLine]>, Box<[u32]>) {
+    let mut bounds = vec![0u32; counts.len() + 1];
+    for (i, n) in counts.iter().enumerate() {
+        bounds[i + 1] = bounds[i] + n;
+    }
+    let mut next = bounds.clone();
+    let empty = RuleLine {
+        line: 0,
+        len: 0,
+        start: 0,
+    };
+    let mut grouped = vec![empty; bounds[counts.len()] as usize];
+    for (line, &chain) in lines.iter().zip(chains) {
+        if let Some(at) = next.get_mut(chain as usize) {
+            grouped[*at as usize] = *line;
+            *at += 1;
+        }
+    }
+    (grouped.into(), bounds.into())
+}
+
+/// A committed table's rule lines, parsed again per chain on first use (every
+/// line was parsed and checked at load, so parsing it again cannot fail).
+struct DeferredRules {
+    source: Arc<String>,
+    file: Box<str>,
+    table: TableName,
+    index: Arc<ChainIndex>,
+    /// Rule lines grouped by chain ([`group_lines`]).
+    lines: Box<[RuleLine]>,
+    bounds: Box<[u32]>,
+}
+
+impl fmt::Debug for DeferredRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeferredRules({}, {} lines)", self.table, self.lines.len())
+    }
+}
+
+impl DeferredRules {
+    /// The lines of chain `chain`.
+    fn chain_lines(&self, chain: usize) -> &[RuleLine] {
+        let from = self.bounds.get(chain).copied().unwrap_or(0) as usize;
+        let to = self.bounds.get(chain + 1).copied().unwrap_or(0) as usize;
+        self.lines.get(from..to).unwrap_or(&[])
+    }
+
+    /// Parses one line again.
+    fn parse<'a>(&'a self, line: &RuleLine, scratch: &mut Scratch<'a>) -> Rule {
+        let view = TableView {
+            name: self.table,
+            index: &self.index,
+        };
+        let ctx = line.ctx(&self.source, &self.file);
+        match read_rule(ctx, view, scratch) {
+            Ok(read) => settle_target(read, &self.index),
+            // Every line was read the same way when the dump was loaded.
+            Err(e) => unreachable!("rule line checked at load failed to parse: {e}"),
+        }
+    }
+}
+
+impl RuleSource for DeferredRules {
+    fn rules(&self, chain: usize) -> Box<[Rule]> {
+        /// Chains this long are parsed on all cores (a kube-proxy KUBE-SERVICES).
+        const PARALLEL: usize = 1024;
+        let lines = self.chain_lines(chain);
+        if lines.len() < PARALLEL {
+            let mut scratch = Scratch::default();
+            return lines.iter().map(|l| self.parse(l, &mut scratch)).collect();
+        }
+        let rules: Vec<Rule> = lines
+            .par_iter()
+            .map_init(Scratch::default, |scratch, l| self.parse(l, scratch))
+            .collect();
+        rules.into_boxed_slice()
+    }
+
+    fn rule_count(&self, chain: usize) -> usize {
+        self.chain_lines(chain).len()
+    }
+}
+
+/// A `-j NAME` with no chain `NAME` and no options becomes the untyped target
+/// `NAME`, as [`resolve_ref`] accepted it at `COMMIT`.
+fn settle_target(read: ReadRule, index: &ChainIndex) -> Rule {
+    let mut rule = read.rule;
+    if read.unresolved.is_some() && read.jump_to.is_none() {
+        if let Target::Jump(name) = &rule.target {
+            if !index.contains_key(name.as_str()) {
+                rule.target = Target::Other {
+                    name: name.as_str().into(),
+                    args: Box::default(),
+                };
+            }
+        }
+    }
+    rule
 }
 
 /// `n` as a `u32` (a chain or rule index, a column; dumps are capped at 1 GiB).
@@ -636,45 +932,28 @@ const UNTYPED_TARGETS: &[&str] = &[
 /// Decides a provisional `-j NAME`/`-g NAME` now that all chains are known.
 /// Returns the chain it leads to (an edge of the jump graph, kept even when the
 /// jump is refused), and the refusal.
-fn resolve_ref(
-    table: &mut Table,
-    index: &ChainIndex,
-    builtin: &[bool],
-    r: &ChainRef,
-    header: Ctx<'_>,
-) -> (Option<usize>, Option<ParseError>) {
-    let table_name = table.name;
-    let Some(rule) = table
-        .chains
-        .get_mut(r.chain as usize)
-        .and_then(|c| c.rules.get_mut(r.rule as usize))
-    else {
-        return (None, None);
+fn resolve_ref(open: &OpenTable<'_>, r: &ChainRef) -> (Option<usize>, Option<ParseError>) {
+    let table_name = open.name;
+    let to = match (r.to, r.name.as_deref()) {
+        (NOT_YET, Some(name)) => open.index.get(name).map(|s| s.chain as usize),
+        (NOT_YET, None) => None,
+        (to, _) => Some(to as usize),
     };
-    let (name, goto) = match &rule.target {
-        Target::Jump(n) => (n, false),
-        Target::Goto(n) => (n, true),
-        _ => return (None, None),
+    let name: &str = match (to, r.name.as_deref()) {
+        (_, Some(name)) => name,
+        (Some(to), None) => &open.chains[to].name,
+        (None, None) => return (None, None),
     };
-    let to = match r.to {
-        NOT_YET => index.get(name.as_str()).copied(),
-        to => Some(to as usize),
-    };
-    let refusal = match to.and_then(|i| builtin.get(i).copied()) {
+    let refusal = match to.map(|i| open.chains[i].is_builtin()) {
         Some(false) => None,
-        Some(true) => Some(r.ctx(header).err(
+        Some(true) => Some(r.ctx(open.header).err(
             r.offset as usize,
             name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
         )),
-        None if !goto && UNTYPED_TARGETS.contains(&name.as_str()) => {
-            rule.target = Target::Other {
-                name: name.as_str().into(),
-                args: Box::default(),
-            };
-            None
-        }
-        None => Some(r.ctx(header).err(
+        // Accepted here; `settle_target` makes it the target when the rule is parsed.
+        None if !r.goto && UNTYPED_TARGETS.contains(&name) => None,
+        None => Some(r.ctx(open.header).err(
             r.offset as usize,
             name,
             format!("a chain declared in table {table_name} or a known target"),
@@ -692,7 +971,7 @@ fn find_loops(open: &OpenTable<'_>, edges: &[&[(usize, usize)]]) -> Vec<ParseErr
     let mut state = vec![Visit::New; edges.len()];
     let mut errors = Vec::new();
     for root in 0..edges.len() {
-        if state[root] != Visit::New || !open.table.chains[root].is_builtin() {
+        if state[root] != Visit::New || !open.chains[root].is_builtin() {
             continue;
         }
         // (chain, index of the next edge to follow)
@@ -720,21 +999,29 @@ fn find_loops(open: &OpenTable<'_>, edges: &[&[(usize, usize)]]) -> Vec<ParseErr
 
 /// The refusals of rules reached from a hook their target or a match does not
 /// allow (`xt_check_target`/`xt_check_match` against the entry's `comefrom`).
+/// A refused rule is read again from its line for the message.
 fn hook_errors(open: &OpenTable<'_>, masks: &[u8]) -> Vec<ParseError> {
-    let chains = &open.table.chains;
     let h = open.header;
-    open.limited
+    let view = TableView {
+        name: open.name,
+        index: &open.index,
+    };
+    let mut scratch = Scratch::default();
+    let refused = open
+        .limited
         .iter()
-        .filter(|&&(chain, _, allowed)| masks[chain] & !allowed != 0)
-        .map(|&(chain, rule, _)| {
+        .filter(|&&(chain, _, allowed)| masks[chain] & !allowed != 0);
+    refused
+        .filter_map(|&(chain, line, _)| {
+            let read = read_rule(line.ctx(h.source, h.file), view, &mut scratch).ok()?;
             let place = kernel_checks::Place {
                 file: h.file,
                 source: h.source,
-                table: open.table.name,
-                chain: &chains[chain].name,
-                builtin: chains[chain].is_builtin(),
+                table: open.name,
+                chain: &open.chains[chain].name,
+                builtin: open.chains[chain].is_builtin(),
             };
-            kernel_checks::hook_error(place, &chains[chain].rules[rule], masks[chain])
+            Some(kernel_checks::hook_error(place, &read.rule, masks[chain]))
         })
         .collect()
 }
@@ -779,7 +1066,7 @@ fn loop_error(
     rule: usize,
 ) -> Option<ParseError> {
     let from = stack.iter().position(|&(c, _)| c == back)?;
-    let chains = &open.table.chains;
+    let chains = &open.chains;
     let mut path: Vec<&str> = stack[from..]
         .iter()
         .map(|&(c, _)| chains[c].name.as_str())
@@ -911,7 +1198,7 @@ impl Spec {
 /// `matches` is a buffer to reuse for the matches.
 fn rule_spec(
     cur: &mut Cursor<'_, '_>,
-    chains: &ChainIndex,
+    chains: TableView<'_>,
     matches: Vec<Match>,
 ) -> Result<Spec, ParseError> {
     let mut spec = Spec::new(matches);
@@ -947,7 +1234,7 @@ fn rule_option(
     spec: &mut Spec,
     invert: bool,
     w: &Word<'_>,
-    chains: &ChainIndex,
+    chains: TableView<'_>,
 ) -> Result<bool, ParseError> {
     match w.as_str() {
         "-s" | "--source" | "--src" => {
@@ -1872,7 +2159,7 @@ fn target(
     cur: &mut Cursor<'_, '_>,
     spec: &mut Spec,
     goto: bool,
-    chains: &ChainIndex,
+    chains: TableView<'_>,
 ) -> Result<(), ParseError> {
     let name_word = cur.value(if goto {
         "a chain name"
@@ -1889,7 +2176,7 @@ fn target(
     if name.is_empty() || name.starts_with('-') || name.starts_with('!') {
         return Err(cur.err(name_word, "a target or chain name"));
     }
-    let chain = chains.get_key_value(name).map(|(k, &i)| (k.clone(), i));
+    let chain = chains.chain(name, cur.ctx.line);
     spec.target = if goto || chain.is_some() {
         spec.unresolved = Some(name_word.start);
         spec.jump_to = chain.as_ref().map(|&(_, i)| i);
@@ -2331,7 +2618,7 @@ mod tests {
         let text = dump(table, line);
         let rs = parse("t", &text).unwrap_or_else(|e| panic!("{line}\n{e}"));
         let chain_name = line.split_whitespace().nth(1).unwrap();
-        rs.tables[0].chain(chain_name).unwrap().rules[0].clone()
+        rs.tables[0].chain(chain_name).unwrap().rules()[0].clone()
     }
 
     /// Prints a parsed rule back.
@@ -2422,7 +2709,7 @@ mod tests {
                 bytes: 2
             })
         );
-        let r = &chain.rules[0];
+        let r = &chain.rules()[0];
         assert_eq!((r.line, r.text.as_str()), (3, "-A INPUT -j ACCEPT"));
         assert_eq!(
             r.counters.as_deref(),
@@ -2538,7 +2825,7 @@ mod tests {
         let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j LATE\n:LATE - [0:0]\nCOMMIT\n";
         let rs = parse("t", text).unwrap();
         assert_eq!(
-            rs.tables[0].chains[0].rules[0].target,
+            rs.tables[0].chains[0].rules()[0].target,
             Target::Jump("LATE".into())
         );
     }

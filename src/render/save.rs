@@ -37,7 +37,7 @@ fn write_table(out: &mut String, table: &Table) {
     let mut rules: Vec<(&Chain, &Rule)> = table
         .chains
         .iter()
-        .flat_map(|c| c.rules.iter().map(move |r| (c, r)))
+        .flat_map(|c| c.rules().iter().map(move |r| (c, r)))
         .collect();
     // Dumps group rules by chain; a hand-written file may interleave them.
     rules.sort_by_key(|(_, r)| r.line);

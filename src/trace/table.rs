@@ -56,12 +56,12 @@ impl Walk<'_> {
         };
         loop {
             let chain = &t.chains[pos.chain];
-            let Some(rule) = chain.rules.get(pos.rule) else {
+            let Some(rule) = chain.rules().get(pos.rule) else {
                 match self.chain_tail(t, chain, pos.chain == builtin, &mut stack) {
                     Ok(next) => {
                         pos = next.unwrap_or(Pos {
                             chain: builtin,
-                            rule: t.chains[builtin].rules.len(),
+                            rule: t.chains[builtin].rules().len(),
                         });
                         continue;
                     }
@@ -103,7 +103,7 @@ impl Walk<'_> {
                     None => {
                         pos = Pos {
                             chain: builtin,
-                            rule: t.chains[builtin].rules.len(),
+                            rule: t.chains[builtin].rules().len(),
                         }
                     }
                 },
@@ -143,7 +143,7 @@ impl Walk<'_> {
         is_hook_chain: bool,
         stack: &mut Vec<Pos>,
     ) -> Result<Option<Pos>, TableResult> {
-        let rulenum = chain.rules.len() + 1;
+        let rulenum = chain.rules().len() + 1;
         let rule_ref = self.rule_ref(t.name, chain, rulenum, None);
         match (is_hook_chain, chain.policy) {
             (true, policy) => {

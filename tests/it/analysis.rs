@@ -63,7 +63,7 @@ fn interesting(host: &Host) -> (Vec<u32>, Vec<u32>) {
     let mut addrs = vec![0, u32::MAX];
     let mut ports = vec![0, 22, 80, 443, 65535];
     for t in &host.ruleset.tables {
-        for r in t.chains.iter().flat_map(|c| &c.rules) {
+        for r in t.chains.iter().flat_map(|c| c.rules()) {
             for k in rule_conds(r) {
                 if let nftrace::analysis::cond::Want::Ranges(rs) = &k.want {
                     for &(a, b) in rs {

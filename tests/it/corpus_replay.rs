@@ -182,7 +182,7 @@ fn chain_counts(host: &Host) -> BTreeMap<String, u64> {
         for c in &t.chains {
             out.insert(
                 format!("{}:{}", t.name.as_str(), c.name),
-                c.rules.len() as u64,
+                c.rules().len() as u64,
             );
         }
     }

@@ -186,7 +186,7 @@ fn ending_verdict(at: &str, ruleset: &Ruleset) -> Option<&'static str> {
     let table = ruleset.table(TableName::from_name(parts[0])?)?;
     let chain = table.chain(parts[1])?;
     let n: usize = parts[2].parse().ok()?;
-    match chain.rules.get(n - 1) {
+    match chain.rules().get(n - 1) {
         Some(rule) => match rule.target {
             Target::Drop => Some("DROP"),
             Target::Reject(_) => Some("REJECT"),

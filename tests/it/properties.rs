@@ -286,7 +286,7 @@ fn rules(rs: &Ruleset) -> Vec<String> {
         .iter()
         .flat_map(|t| {
             t.chains.iter().flat_map(move |c| {
-                c.rules
+                c.rules()
                     .iter()
                     .map(move |r| format!("{}:{}: {}", t.name, c.name, semantic(r)))
             })
@@ -373,7 +373,7 @@ fn check_rule_refs(host: &Host, t: &Trace) -> Result<(), String> {
         match trace_type {
             TraceType::Rule => {
                 let r = chain
-                    .rules
+                    .rules()
                     .get(n.wrapping_sub(1))
                     .ok_or(format!("{rule}: no such rule"))?;
                 if rule.line != Some(r.line) || text.as_deref() != Some(r.text.as_str()) {
@@ -383,8 +383,8 @@ fn check_rule_refs(host: &Host, t: &Trace) -> Result<(), String> {
                     ));
                 }
             }
-            _ if chain.rules.get(n.wrapping_sub(1)).is_some_and(tail_like) => {
-                let r = &chain.rules[n - 1];
+            _ if chain.rules().get(n.wrapping_sub(1)).is_some_and(tail_like) => {
+                let r = &chain.rules()[n - 1];
                 if rule.line != Some(r.line) {
                     return Err(format!(
                         "{rule} names line {:?}, rule {n} is line {}",
@@ -392,10 +392,10 @@ fn check_rule_refs(host: &Host, t: &Trace) -> Result<(), String> {
                     ));
                 }
             }
-            _ if n != chain.rules.len() + 1 => {
+            _ if n != chain.rules().len() + 1 => {
                 return Err(format!(
                     "{rule}: a {trace_type:?} numbered {n} in a chain of {} rules",
-                    chain.rules.len()
+                    chain.rules().len()
                 ));
             }
             _ => {}
