@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, OnceLock};
 
@@ -89,7 +88,7 @@ impl Ruleset {
 }
 
 /// One `*table` … `COMMIT` block.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Table {
     /// Which table.
     pub name: TableName,
@@ -104,6 +103,18 @@ pub struct Table {
     pub needs_conntrack: bool,
 }
 
+impl fmt::Debug for Table {
+    /// The table as read; the index is left out (it is derived from the chains).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("name", &self.name)
+            .field("chains", &self.chains)
+            .field("line", &self.line)
+            .field("needs_conntrack", &self.needs_conntrack)
+            .finish()
+    }
+}
+
 impl Table {
     /// Index of the chain with this name.
     pub fn chain_index(&self, name: &str) -> Option<usize> {
@@ -116,9 +127,10 @@ impl Table {
     }
 }
 
-/// Chain name → [`ChainSlot`], for one table. Chain names are short and a
-/// kube-proxy table declares 60,000 of them, so FNV-1a replaces SipHash.
-pub type ChainIndex = HashMap<Text, ChainSlot, BuildHasherDefault<Fnv1a>>;
+/// Chain name → [`ChainSlot`], for one table. A kube-proxy table declares
+/// 60,000 chains and every rule names one or two, so foldhash (hashbrown's
+/// own, word at a time and seeded per process) replaces SipHash.
+pub type ChainIndex = HashMap<Text, ChainSlot, foldhash::fast::RandomState>;
 
 /// Where a chain is, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,27 +140,6 @@ pub struct ChainSlot {
     /// 1-based line of its `:CHAIN` header (a rule can only name chains
     /// declared above it).
     pub line: u32,
-}
-
-/// The FNV-1a hash (64 bit), for [`ChainIndex`].
-pub struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
 }
 
 /// A built-in chain's policy (`:INPUT ACCEPT [0:0]`). Only ACCEPT and DROP are
@@ -186,7 +177,7 @@ pub struct Counters {
 /// every rule as `iptables-restore` does but keeps only where each one is, so a
 /// trace through a kube-proxy dump builds the few chains it walks, not 170,000
 /// rules (issue 6).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Chain {
     /// Chain name as written.
     pub name: Text,
@@ -209,6 +200,19 @@ pub trait RuleSource: Send + Sync + fmt::Debug {
     fn rules(&self, chain: usize) -> Box<[Rule]>;
     /// How many rules that chain has, without parsing them.
     fn rule_count(&self, chain: usize) -> usize;
+}
+
+impl fmt::Debug for Chain {
+    /// The chain with its rules (parsing them).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("name", &self.name)
+            .field("policy", &self.policy)
+            .field("counters", &self.counters)
+            .field("line", &self.line)
+            .field("rules", &self.rules())
+            .finish()
+    }
 }
 
 /// A chain's [`RuleSource`] and its position in the table.
@@ -451,7 +455,10 @@ impl Rule {
             "cluster",
             "ipvs",
         ];
-        let by_match = self.matches.iter().any(|m| MATCHES.contains(&m.module.as_str()));
+        let by_match = self
+            .matches
+            .iter()
+            .any(|m| MATCHES.contains(&m.module.as_str()));
         by_match || self.target.needs_conntrack()
     }
 }

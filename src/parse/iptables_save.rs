@@ -10,6 +10,7 @@
 //! table is checked as the kernel's `translate_table` would: every `-j`/`-g` names
 //! a chain of the table (or an extension target) and no chain jumps back into itself.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -402,7 +403,11 @@ impl<'a> Parser<'a> {
         let (flat, bounds) = jump_edges(open.chains.len(), found);
         let edges: Vec<&[(usize, usize)]> = bounds.windows(2).map(|w| &flat[w[0]..w[1]]).collect();
         self.errors.extend(find_loops(&open, &edges));
-        let entries: Vec<u8> = open.chains.iter().map(|c| entry_bit(c.policy, &c.name)).collect();
+        let entries: Vec<u8> = open
+            .chains
+            .iter()
+            .map(|c| entry_bit(c.policy, &c.name))
+            .collect();
         let masks = hook_masks_over(&entries, &edges);
         self.errors.extend(hook_errors(&open, &masks));
         self.masks.push(masks);
@@ -484,6 +489,10 @@ fn entry_bit(policy: Option<Policy>, name: &str) -> u8 {
 struct Scratch<'a> {
     words: Vec<Word<'a>>,
     matches: Vec<Match>,
+    /// The chain of the last `-A` line read, with its index: iptables-save
+    /// prints a chain's rules together, so most lines name the same chain
+    /// as the one before.
+    last_chain: Option<(&'a str, usize)>,
 }
 
 /// What parsing a rule reads of its table: its name and the chains declared.
@@ -536,12 +545,22 @@ fn read_rule<'a>(
         ));
     }
     let chain_word = rest.get(1).ok_or_else(|| ctx.err_end("a chain name"))?;
-    let (_, chain) = view.chain(chain_word.as_str(), ctx.line).ok_or_else(|| {
-        ctx.err_word(
-            chain_word,
-            format!("a chain declared with :NAME in table {}", view.name),
-        )
-    })?;
+    let chain = match (scratch.last_chain, &chain_word.text) {
+        // Declared before an earlier line, so before this one.
+        (Some((last, chain)), Cow::Borrowed(name)) if last == *name => chain,
+        _ => {
+            let (_, chain) = view.chain(chain_word.as_str(), ctx.line).ok_or_else(|| {
+                ctx.err_word(
+                    chain_word,
+                    format!("a chain declared with :NAME in table {}", view.name),
+                )
+            })?;
+            if let Cow::Borrowed(name) = chain_word.text {
+                scratch.last_chain = Some((name, chain));
+            }
+            chain
+        }
+    };
     let mut cur = Cursor {
         words: rest,
         pos: 2,
@@ -651,7 +670,14 @@ impl OpenTable<'_> {
         });
         let chains = self.chains.into_iter().enumerate().map(|(i, c)| {
             let at = index_u32(i);
-            Chain::new(c.name, c.policy, c.counters, c.line, Arc::clone(&deferred), at)
+            Chain::new(
+                c.name,
+                c.policy,
+                c.counters,
+                c.line,
+                Arc::clone(&deferred),
+                at,
+            )
         });
         Table {
             name: self.name,
@@ -665,7 +691,11 @@ impl OpenTable<'_> {
 
 /// The checked lines grouped by chain, in line order within each, and where
 /// each chain's group starts (one more bound than chains). A counting sort.
-fn group_lines(lines: &[RuleLine], chains: &[u32], counts: &[u32]) -> (Box<[RuleLine]>, Box<[u32]>) {
+fn group_lines(
+    lines: &[RuleLine],
+    chains: &[u32],
+    counts: &[u32],
+) -> (Box<[RuleLine]>, Box<[u32]>) {
     let mut bounds = vec![0u32; counts.len() + 1];
     for (i, n) in counts.iter().enumerate() {
         bounds[i + 1] = bounds[i] + n;
@@ -700,7 +730,12 @@ struct DeferredRules {
 
 impl fmt::Debug for DeferredRules {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeferredRules({}, {} lines)", self.table, self.lines.len())
+        write!(
+            f,
+            "DeferredRules({}, {} lines)",
+            self.table,
+            self.lines.len()
+        )
     }
 }
 
@@ -2840,6 +2875,75 @@ mod tests {
                 args: Box::default()
             }
         );
+    }
+
+    /// A filter table whose INPUT chain has `n` rules, rule i matching port i.
+    fn long_chain(n: usize) -> String {
+        let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n:SIDE - [0:0]\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "-A INPUT -p tcp -m tcp --dport {} -j ACCEPT\n",
+                i + 1
+            ));
+            if i % 7 == 0 {
+                // Interleaved lines of another chain keep their own numbering.
+                text.push_str(&format!("-A SIDE -s 10.0.0.{}/32 -j RETURN\n", i % 250));
+            }
+        }
+        text + "COMMIT\n"
+    }
+
+    #[test]
+    fn a_chain_parsed_on_all_cores_keeps_file_order() {
+        let n = 5_000;
+        let rs = parse("t", &long_chain(n)).unwrap();
+        let input = &rs.tables[0].chains[0];
+        assert_eq!(input.rule_count(), n);
+        let rules = input.rules();
+        assert_eq!(rules.len(), n);
+        for (i, r) in rules.iter().enumerate() {
+            let want = format!("-A INPUT -p tcp -m tcp --dport {} -j ACCEPT", i + 1);
+            assert_eq!(r.text, want.as_str());
+        }
+        assert!(rules.windows(2).all(|w| w[0].line < w[1].line));
+        let side = &rs.tables[0].chains[1];
+        assert_eq!(side.rules().len(), n.div_ceil(7));
+        assert_eq!(side.rules()[1].text, "-A SIDE -s 10.0.0.7/32 -j RETURN");
+    }
+
+    #[test]
+    fn errors_from_every_parallel_task_come_in_line_order() {
+        let mut text = long_chain(3_000);
+        for bad in ["--dport 2999 ", "--dport 1500 ", "--dport 7 "] {
+            text = text.replacen(bad, "--dport nope ", 1);
+        }
+        let errs = parse("t", &text).unwrap_err().0;
+        let ports: Vec<&str> = errs.iter().map(|e| e.found.as_str()).collect();
+        assert_eq!(ports, ["nope", "nope", "nope"]);
+        let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
+        assert!(errs[0].line_text.contains("-j ACCEPT"));
+    }
+
+    #[test]
+    fn a_rule_may_not_name_a_chain_declared_below_it() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n-A LATE -j ACCEPT\n:LATE - [0:0]\nCOMMIT\n";
+        let errs = parse("t", text).unwrap_err().0;
+        assert_eq!((errs[0].line, errs[0].found.as_str()), (3, "LATE"));
+        assert!(errs[0].expected.contains("a chain declared with :NAME"));
+    }
+
+    #[test]
+    fn chains_are_parsed_once_when_threads_ask_together() {
+        let rs = parse("t", &long_chain(3_000)).unwrap();
+        let input = &rs.tables[0].chains[0];
+        let firsts: Vec<usize> = std::thread::scope(|s| {
+            let ask = || input.rules().as_ptr() as usize;
+            let asks: Vec<_> = (0..4).map(|_| s.spawn(ask)).collect();
+            asks.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // One parse: every thread got the same rules.
+        assert!(firsts.iter().all(|p| *p == firsts[0]));
     }
 
     #[test]
