@@ -76,7 +76,7 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
         match trace_type {
             nftrace::trace::event::TraceType::Rule => {
                 let r = chain
-                    .rules
+                    .rules()
                     .get(n.wrapping_sub(1))
                     .unwrap_or_else(|| panic!("{rule}: no rule"));
                 assert_eq!(rule.line, Some(r.line), "{rule}");
@@ -84,7 +84,7 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
             }
             // An unconditional ACCEPT/DROP/RETURN rule is logged as policy/return
             // too (`get_chainname_rulenum` in ip_tables.c).
-            _ => match chain.rules.get(n.wrapping_sub(1)) {
+            _ => match chain.rules().get(n.wrapping_sub(1)) {
                 Some(r) => {
                     assert!(r.is_unconditional(), "{rule}");
                     assert!(
@@ -93,7 +93,7 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
                     );
                     assert_eq!(rule.line, Some(r.line), "{rule}");
                 }
-                None => assert_eq!(n, chain.rules.len() + 1, "{rule}"),
+                None => assert_eq!(n, chain.rules().len() + 1, "{rule}"),
             },
         }
     }
