@@ -125,41 +125,43 @@ impl Ctx<'_> {
 /// A `-j`/`-g` whose chain is looked up when the table is complete.
 ///
 /// One per `-j`/`-g` to a chain (most rules of a kube-proxy dump), so it is kept
-/// small: the line is a range of the dump, turned back into a [`Ctx`] for an error.
+/// small: the rule's line is found again from its pending line for an error.
 struct ChainRef {
     /// Index of the chain holding the rule.
     chain: u32,
     /// Index of the rule in that chain.
     rule: u32,
-    /// 1-based line of the rule.
-    line: u32,
-    /// Position of the chain name in the line, for the error.
+    /// The rule's line in [`OpenTable::pending`].
+    pending: u32,
+    /// Position of the chain name in the line.
     offset: u32,
     /// The chain the name was found to be while parsing the rule, or
     /// [`NOT_YET`] when it was not declared yet.
     to: u32,
     /// `-g` rather than `-j`.
     goto: bool,
-    /// Where the line starts in the dump.
-    start: usize,
-    /// The name, when it was not declared yet (else it is the chain's name).
-    name: Option<Box<str>>,
 }
 
 /// [`ChainRef::to`] of a name looked up at `COMMIT`.
 const NOT_YET: u32 = u32::MAX;
 
 impl ChainRef {
-    /// The rule's line, for errors; `header` is the table's header line.
-    fn ctx<'a>(&self, header: Ctx<'a>) -> Ctx<'a> {
-        let source: &'a str = header.source.as_str();
-        // As `parse_reach` cut it: up to the line break, trailing blanks removed.
-        let rest = source.get(self.start..).unwrap_or("");
-        Ctx {
-            line: self.line as usize,
-            text: rest.lines().next().unwrap_or("").trim_end(),
-            ..header
+    /// The rule's line, for errors.
+    fn ctx<'a>(&self, open: &OpenTable<'a>) -> Ctx<'a> {
+        let h = open.header;
+        let line = open.pending.get(self.pending as usize);
+        line.map_or(h, |l| l.ctx(h.source, h.file))
+    }
+
+    /// The name the rule jumps to: the chain found, else the word at
+    /// [`ChainRef::offset`] read again (rare: a chain declared after the rule).
+    fn name(&self, open: &OpenTable<'_>) -> String {
+        if let Some(chain) = open.chains.get(self.to as usize) {
+            return chain.name.to_string();
         }
+        let words = lex::split_words(self.ctx(open).text).unwrap_or_default();
+        let word = words.into_iter().find(|w| w.start == self.offset as usize);
+        word.map(|w| w.text.into_owned()).unwrap_or_default()
     }
 }
 
@@ -425,9 +427,12 @@ impl<'a> Parser<'a> {
         const TASK: usize = 256;
         let pending = std::mem::take(&mut open.pending);
         open.counts = vec![0; open.chains.len()];
+        // Reserved, not touched: no copy as they grow.
         open.line_chains = Vec::with_capacity(pending.len());
-        for batch in pending.chunks(BATCH) {
-            let checked: Vec<Result<CheckedRule, ParseError>> = {
+        open.refs = Vec::with_capacity(pending.len());
+        open.limited = Vec::with_capacity(pending.len());
+        for (first, batch) in (0..).step_by(BATCH).zip(pending.chunks(BATCH)) {
+            let checked: Vec<Result<CheckedRule, Box<ParseError>>> = {
                 let view = TableView {
                     name: open.name,
                     index: &open.index,
@@ -436,19 +441,20 @@ impl<'a> Parser<'a> {
                 batch
                     .par_chunks(TASK)
                     .map_init(Scratch::default, |scratch, lines| {
-                        let check =
-                            |l: &RuleLine| check_rule(l.ctx(source, file), view, chains, scratch);
+                        let check = |l: &RuleLine| {
+                            check_rule(l.ctx(source, file), view, chains, scratch).map_err(Box::new)
+                        };
                         lines.iter().map(check).collect::<Vec<_>>()
                     })
                     .flatten_iter()
                     .collect()
             };
-            for (line, result) in batch.iter().zip(checked) {
+            for ((at, line), result) in (first..).zip(batch).zip(checked) {
                 match result {
-                    Ok(rule) => open.note(*line, rule),
+                    Ok(rule) => open.note(index_u32(at), *line, rule),
                     Err(e) => {
                         open.line_chains.push(u32::MAX);
-                        self.errors.push(e);
+                        self.errors.push(*e);
                     }
                 }
             }
@@ -592,8 +598,8 @@ struct CheckedRule {
     /// The hooks the rule's target and matches allow.
     allowed: u8,
     needs_conntrack: bool,
-    /// A `-j`/`-g` to resolve: name offset, chain found, goto, name if not found.
-    jump: Option<(u32, u32, bool, Option<Box<str>>)>,
+    /// A `-j`/`-g` to resolve: name offset, chain found ([`NOT_YET`]), goto.
+    jump: Option<(u32, u32, bool)>,
 }
 
 /// Reads a rule and makes the checks `iptables-restore` makes of it alone.
@@ -613,15 +619,10 @@ fn check_rule<'a>(
         builtin: chain.is_builtin(),
     };
     let allowed = kernel_checks::check_rule(place, &read.rule)?;
+    let goto = matches!(read.rule.target, Target::Goto(_));
     let jump = read.unresolved.map(|offset| {
-        let (name, goto) = match &read.rule.target {
-            Target::Goto(n) => (n.as_str(), true),
-            Target::Jump(n) => (n.as_str(), false),
-            _ => ("", false),
-        };
         let to = read.jump_to.map_or(NOT_YET, index_u32);
-        let name = (to == NOT_YET).then(|| name.into());
-        (index_u32(offset), to, goto, name)
+        (index_u32(offset), to, goto)
     });
     Ok(CheckedRule {
         chain: index_u32(read.chain),
@@ -633,7 +634,7 @@ fn check_rule<'a>(
 
 impl OpenTable<'_> {
     /// Notes a checked rule as the next rule of its chain.
-    fn note(&mut self, line: RuleLine, checked: CheckedRule) {
+    fn note(&mut self, pending: u32, line: RuleLine, checked: CheckedRule) {
         let chain = checked.chain as usize;
         let rule = self.counts[chain];
         self.counts[chain] += 1;
@@ -642,16 +643,14 @@ impl OpenTable<'_> {
         if checked.allowed != kernel_checks::ALL_HOOKS {
             self.limited.push((chain, line, checked.allowed));
         }
-        if let Some((offset, to, goto, name)) = checked.jump {
+        if let Some((offset, to, goto)) = checked.jump {
             self.refs.push(ChainRef {
                 chain: checked.chain,
                 rule,
-                line: line.line,
+                pending,
                 offset,
                 to,
                 goto,
-                start: line.start,
-                name,
             });
         }
     }
@@ -764,18 +763,30 @@ impl DeferredRules {
 
 impl RuleSource for DeferredRules {
     fn rules(&self, chain: usize) -> Box<[Rule]> {
-        /// Chains this long are parsed on all cores (a kube-proxy KUBE-SERVICES).
+        /// Chains this long are parsed on two threads (a kube-proxy KUBE-SERVICES).
         const PARALLEL: usize = 1024;
         let lines = self.chain_lines(chain);
-        if lines.len() < PARALLEL {
+        let parse_all = |lines: &[RuleLine]| {
             let mut scratch = Scratch::default();
-            return lines.iter().map(|l| self.parse(l, &mut scratch)).collect();
+            let rules = lines.iter().map(|l| self.parse(l, &mut scratch));
+            rules.collect::<Vec<Rule>>()
+        };
+        if lines.len() < PARALLEL {
+            return parse_all(lines).into_boxed_slice();
         }
-        let rules: Vec<Rule> = lines
-            .par_iter()
-            .map_init(Scratch::default, |scratch, l| self.parse(l, scratch))
-            .collect();
-        rules.into_boxed_slice()
+        // A scoped thread, not rayon: this runs inside `OnceLock::get_or_init`, and
+        // a rayon worker waiting for its half could pick up another trace that
+        // asks for this very chain, initialising the cell reentrantly (deadlock).
+        let (first, second) = lines.split_at(lines.len() / 2);
+        std::thread::scope(|s| {
+            let rest = s.spawn(|| parse_all(second));
+            let mut rules = parse_all(first);
+            match rest.join() {
+                Ok(rest) => rules.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            rules.into_boxed_slice()
+        })
     }
 
     fn rule_count(&self, chain: usize) -> usize {
@@ -969,28 +980,25 @@ const UNTYPED_TARGETS: &[&str] = &[
 /// jump is refused), and the refusal.
 fn resolve_ref(open: &OpenTable<'_>, r: &ChainRef) -> (Option<usize>, Option<ParseError>) {
     let table_name = open.name;
-    let to = match (r.to, r.name.as_deref()) {
-        (NOT_YET, Some(name)) => open.index.get(name).map(|s| s.chain as usize),
-        (NOT_YET, None) => None,
-        (to, _) => Some(to as usize),
+    let to = match r.to {
+        NOT_YET => open.index.get(r.name(open).as_str()).map(|s| s.chain as usize),
+        to => Some(to as usize),
     };
-    let name: &str = match (to, r.name.as_deref()) {
-        (_, Some(name)) => name,
-        (Some(to), None) => &open.chains[to].name,
-        (None, None) => return (None, None),
-    };
-    let refusal = match to.map(|i| open.chains[i].is_builtin()) {
-        Some(false) => None,
-        Some(true) => Some(r.ctx(open.header).err(
+    if to.is_some_and(|i| !open.chains[i].is_builtin()) {
+        return (to, None);
+    }
+    let name = r.name(open);
+    let refusal = match to {
+        Some(_) => Some(r.ctx(open).err(
             r.offset as usize,
-            name,
+            &name,
             format!("a user-defined chain ({name} is a built-in chain of {table_name})"),
         )),
         // Accepted here; `settle_target` makes it the target when the rule is parsed.
-        None if !r.goto && UNTYPED_TARGETS.contains(&name) => None,
-        None => Some(r.ctx(open.header).err(
+        None if !r.goto && UNTYPED_TARGETS.contains(&name.as_str()) => None,
+        None => Some(r.ctx(open).err(
             r.offset as usize,
-            name,
+            &name,
             format!("a chain declared in table {table_name} or a known target"),
         )),
     };
@@ -1111,7 +1119,7 @@ fn loop_error(
         .refs
         .iter()
         .find(|r| r.chain as usize == chain && r.rule as usize == rule)?;
-    Some(r.ctx(open.header).err(
+    Some(r.ctx(open).err(
         r.offset as usize,
         &chains[back].name,
         format!(
