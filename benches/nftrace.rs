@@ -79,6 +79,28 @@ fn bench_load(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("kube-host", n), &text, |b, t| {
             b.iter(|| host(black_box(t)));
         });
+        // Rules are parsed per chain on first use: what the first trace after a
+        // load pays, and what parsing every chain costs (show, lint, diff).
+        let p = kube_probe(n);
+        let opts = TraceOptions::default();
+        g.bench_with_input(
+            BenchmarkId::new("kube-host-first-trace", n),
+            &text,
+            |b, t| {
+                b.iter(|| trace::trace(&host(black_box(t)), &p, &opts));
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("kube-host-every-chain", n),
+            &text,
+            |b, t| {
+                b.iter(|| {
+                    let h = host(black_box(t));
+                    let chains = h.ruleset.tables.iter().flat_map(|t| &t.chains);
+                    chains.map(|c| c.rules().len()).sum::<usize>()
+                });
+            },
+        );
     }
     g.finish();
 }

@@ -4,11 +4,18 @@
 //! encodings) and §7 (matches); `iptables/iptables-restore.c`, `iptables/xshared.c`
 //! (`add_param_to_argv`) and the `extensions/libxt_*.c` save functions.
 //!
-//! The grammar is written down in `docs/formats.md` ("iptables-save"). Lines are
-//! read one at a time; an error on one line is recorded and reading goes on, so a
-//! dump reports all its problems at once. When a table's `COMMIT` is reached the
-//! table is checked as the kernel's `translate_table` would: every `-j`/`-g` names
-//! a chain of the table (or an extension target) and no chain jumps back into itself.
+//! The grammar is written down in `docs/formats.md` ("iptables-save"). Table
+//! headers and `:CHAIN` lines are read one at a time; a table's `-A` lines are
+//! kept as positions and, at its `COMMIT`, parsed and checked on every core
+//! (`Parser::check_rules`). An error on one line is recorded and reading goes on,
+//! so a dump reports all its problems at once, in line order. Then the table is
+//! checked as the kernel's `translate_table` would: every `-j`/`-g` names a chain
+//! of the table (or an extension target) and no chain jumps back into itself.
+//!
+//! The rules parsed by the check are dropped: each [`Chain`] keeps where its lines
+//! are and parses them again the first time they are asked for
+//! ([`DeferredRules`]), so a trace through a kube-proxy dump builds the few chains
+//! it walks (docs/performance.md, "Fourth round").
 
 use std::borrow::Cow;
 use std::fmt;
@@ -981,7 +988,10 @@ const UNTYPED_TARGETS: &[&str] = &[
 fn resolve_ref(open: &OpenTable<'_>, r: &ChainRef) -> (Option<usize>, Option<ParseError>) {
     let table_name = open.name;
     let to = match r.to {
-        NOT_YET => open.index.get(r.name(open).as_str()).map(|s| s.chain as usize),
+        NOT_YET => open
+            .index
+            .get(r.name(open).as_str())
+            .map(|s| s.chain as usize),
         to => Some(to as usize),
     };
     if to.is_some_and(|i| !open.chains[i].is_builtin()) {

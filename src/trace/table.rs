@@ -56,7 +56,17 @@ impl Walk<'_> {
         };
         loop {
             let chain = &t.chains[pos.chain];
-            let Some(rule) = chain.rules().get(pos.rule) else {
+            let rules = chain.rules();
+            // The fixed header (`ip_packet_match`) first: it rejects most rules of a
+            // large chain, which are skipped here without building a reference.
+            while let Some(rule) = rules.get(pos.rule) {
+                if self.header_matches(rule) {
+                    break;
+                }
+                self.record_evaluation(t.name, pos, false);
+                pos.rule += 1;
+            }
+            let Some(rule) = rules.get(pos.rule) else {
                 match self.chain_tail(t, chain, pos.chain == builtin, &mut stack) {
                     Ok(next) => {
                         pos = next.unwrap_or(Pos {
@@ -68,13 +78,6 @@ impl Walk<'_> {
                     Err(result) => return result,
                 }
             };
-            // The fixed header (`ip_packet_match`) first: it rejects most rules of a
-            // large chain without building the rule's reference.
-            if !self.header_matches(rule) {
-                self.record_evaluation(t.name, pos, false);
-                pos.rule += 1;
-                continue;
-            }
             let rule_ref = self.rule_ref(t.name, chain, pos.rule + 1, Some(rule.line));
             let hit = self.matches(rule, &rule_ref);
             self.record_evaluation(t.name, pos, hit);
