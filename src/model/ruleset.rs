@@ -190,7 +190,7 @@ pub struct Chain {
     /// The rules, once parsed.
     rules: OnceLock<Box<[Rule]>>,
     /// Where they are parsed from.
-    source: Option<ChainSource>,
+    source: ChainSource,
 }
 
 /// Reads the rules of a table's chains on demand (implemented by the parser,
@@ -239,10 +239,10 @@ impl Chain {
             counters,
             line,
             rules: OnceLock::new(),
-            source: Some(ChainSource {
+            source: ChainSource {
                 rules: source,
                 chain: position,
-            }),
+            },
         }
     }
 
@@ -253,18 +253,16 @@ impl Chain {
 
     /// Rules in order; rule n (1-based) is `rules()[n-1]`. Parsed on the first call.
     pub fn rules(&self) -> &[Rule] {
-        self.rules.get_or_init(|| match &self.source {
-            Some(s) => s.rules.rules(s.chain as usize),
-            None => Box::default(),
-        })
+        let source = &self.source;
+        self.rules
+            .get_or_init(|| source.rules.rules(source.chain as usize))
     }
 
     /// How many rules the chain has (without parsing them).
     pub fn rule_count(&self) -> usize {
-        match (self.rules.get(), &self.source) {
-            (Some(rules), _) => rules.len(),
-            (None, Some(s)) => s.rules.rule_count(s.chain as usize),
-            (None, None) => 0,
+        match self.rules.get() {
+            Some(rules) => rules.len(),
+            None => self.source.rules.rule_count(self.source.chain as usize),
         }
     }
 }

@@ -432,6 +432,7 @@ impl<'a> Parser<'a> {
         const BATCH: usize = 16 * 1024;
         /// Lines per parallel task.
         const TASK: usize = 256;
+        // Out of `open` while its notes grow; put back for the lines' error contexts.
         let pending = std::mem::take(&mut open.pending);
         open.counts = vec![0; open.chains.len()];
         // Reserved, not touched: no copy as they grow.
