@@ -470,6 +470,12 @@ pub fn hook_bit(chain: &str) -> Option<u8> {
     HOOKS.iter().position(|h| *h == chain).map(|i| 1 << i)
 }
 
+/// The hook bit of a chain the kernel enters from a hook (a built-in chain,
+/// which has a policy), else 0: the entries [`hook_masks_over`] starts from.
+pub fn entry_bit(policy: Option<Policy>, name: &str) -> u8 {
+    policy.and(hook_bit(name)).unwrap_or(0)
+}
+
 /// The chain names of the hooks set in `mask`, comma-separated.
 pub fn hook_names(mask: u8) -> String {
     let names: Vec<&str> = (0..HOOKS.len())
@@ -501,7 +507,7 @@ impl Table {
         let entries: Vec<u8> = self
             .chains
             .iter()
-            .map(|c| c.policy.and(hook_bit(&c.name)).unwrap_or(0))
+            .map(|c| entry_bit(c.policy, &c.name))
             .collect();
         hook_masks_over(&entries, &edges)
     }

@@ -33,7 +33,7 @@ use crate::model::matches::{
     UdpMatch,
 };
 use crate::model::ruleset::{
-    hook_bit, hook_masks_over, AddrMask, AddrSpelling, Chain, ChainIndex, ChainSlot, Counters,
+    entry_bit, hook_masks_over, AddrMask, AddrSpelling, Chain, ChainIndex, ChainSlot, Counters,
     IfaceMatch, IpHeaderMatch, Neg, Policy, Protocol, Rule, RuleSource, RuleSpelling, Ruleset,
     Table, TableName,
 };
@@ -491,11 +491,6 @@ impl<'a> Parser<'a> {
             Err(ParseErrors(self.errors))
         }
     }
-}
-
-/// The hook bit of a chain the kernel enters from a hook, else 0.
-fn entry_bit(policy: Option<Policy>, name: &str) -> u8 {
-    policy.and(hook_bit(name)).unwrap_or(0)
 }
 
 /// Reused buffers of one parsing thread.

@@ -42,7 +42,7 @@ impl Walk<'_> {
         let Some(t) = host.ruleset.table(table) else {
             return TableResult::Accept;
         };
-        let Some(builtin) = host.chain_id(table, self.hook.chain_name()) else {
+        let Some(builtin) = t.chain_index(self.hook.chain_name()) else {
             return TableResult::Accept;
         };
         self.run_chains(t, builtin)
@@ -111,7 +111,7 @@ impl Walk<'_> {
                     }
                 },
                 TargetResult::Jump { chain: name, goto } => {
-                    let Some(target) = self.host.chain_id(t.name, &name) else {
+                    let Some(target) = t.chain_index(&name) else {
                         // The parser rejects jumps to missing chains; the kernel would
                         // refuse to load such a table.
                         return self.stop(t.name, Verdict::Drop, rule_ref);
