@@ -40,7 +40,7 @@ use crate::model::ruleset::{
 use crate::model::target::{
     ConnmarkOp, MarkOp, MarkSpelling, NatFlags, NatRange, RejectWith, Target, TtlTargetOp,
 };
-use crate::model::text::Text;
+use crate::model::text::{SliceSource, Text};
 
 /// Parses a whole dump. `file` names it in errors.
 ///
@@ -63,6 +63,7 @@ pub fn parse_reach(
     file: &str,
     source: Arc<String>,
 ) -> Result<(Ruleset, Vec<Vec<u8>>), ParseErrors> {
+    let source = SliceSource::new(source);
     let mut parser = Parser {
         source: &source,
         words: Vec::with_capacity(32),
@@ -81,8 +82,8 @@ pub fn parse_reach(
 /// Where a line is, for building errors.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
-    /// The whole dump, which `text` is a line of.
-    source: &'a Arc<String>,
+    /// The whole dump, which `text` is a line of, through this thread's handle.
+    source: &'a SliceSource,
     file: &'a str,
     line: usize,
     text: &'a str,
@@ -222,7 +223,7 @@ struct RuleLine {
 
 impl RuleLine {
     /// The line as a [`Ctx`] for parsing.
-    fn ctx<'a>(&self, source: &'a Arc<String>, file: &'a str) -> Ctx<'a> {
+    fn ctx<'a>(&self, source: &'a SliceSource, file: &'a str) -> Ctx<'a> {
         let start = self.start;
         let text = source.get(start..start + self.len as usize).unwrap_or("");
         Ctx {
@@ -236,7 +237,7 @@ impl RuleLine {
 
 /// Line-by-line state.
 struct Parser<'a> {
-    source: &'a Arc<String>,
+    source: &'a SliceSource,
     /// Reused word buffer (one allocation for the whole file).
     words: Vec<Word<'a>>,
     file: &'a str,
@@ -439,16 +440,19 @@ impl<'a> Parser<'a> {
         open.line_chains = Vec::with_capacity(pending.len());
         open.refs = Vec::with_capacity(pending.len());
         open.limited = Vec::with_capacity(pending.len());
+        let threads = rayon::current_num_threads();
+        let handles: Vec<SliceSource> = (0..threads).map(|_| self.source.handle()).collect();
         for (first, batch) in (0..).step_by(BATCH).zip(pending.chunks(BATCH)) {
             let checked: Vec<Result<CheckedRule, Box<ParseError>>> = {
                 let view = TableView {
                     name: open.name,
                     index: &open.index,
                 };
-                let (source, file, chains) = (self.source, self.file, &open.chains[..]);
+                let (file, chains, handles) = (self.file, &open.chains[..], &handles);
                 batch
                     .par_chunks(TASK)
                     .map_init(Scratch::default, |scratch, lines| {
+                        let source = thread_handle(handles);
                         let check = |l: &RuleLine| {
                             check_rule(l.ctx(source, file), view, chains, scratch).map_err(Box::new)
                         };
@@ -616,7 +620,7 @@ fn check_rule<'a>(
     let chain = &chains[read.chain];
     let place = kernel_checks::Place {
         file: ctx.file,
-        source: ctx.source,
+        source: ctx.source.as_str(),
         table: view.name,
         chain: &chain.name,
         builtin: chain.is_builtin(),
@@ -663,7 +667,7 @@ impl OpenTable<'_> {
         let lines = group_lines(&self.pending, &self.line_chains, &self.counts);
         let index = Arc::new(self.index);
         let deferred: Arc<dyn RuleSource> = Arc::new(DeferredRules {
-            source: Arc::clone(self.header.source),
+            source: self.header.source.clone(),
             file: self.header.file.into(),
             table: self.name,
             index: Arc::clone(&index),
@@ -721,7 +725,7 @@ fn group_lines(
 /// A committed table's rule lines, parsed again per chain on first use (every
 /// line was parsed and checked at load, so parsing it again cannot fail).
 struct DeferredRules {
-    source: Arc<String>,
+    source: SliceSource,
     file: Box<str>,
     table: TableName,
     index: Arc<ChainIndex>,
@@ -750,12 +754,17 @@ impl DeferredRules {
     }
 
     /// Parses one line again.
-    fn parse<'a>(&'a self, line: &RuleLine, scratch: &mut Scratch<'a>) -> Rule {
+    fn parse<'a>(
+        &'a self,
+        source: &'a SliceSource,
+        line: &RuleLine,
+        scratch: &mut Scratch<'a>,
+    ) -> Rule {
         let view = TableView {
             name: self.table,
             index: &self.index,
         };
-        let ctx = line.ctx(&self.source, &self.file);
+        let ctx = line.ctx(source, &self.file);
         match read_rule(ctx, view, scratch) {
             Ok(read) => settle_target(read, &self.index),
             // Every line was read the same way when the dump was loaded.
@@ -770,8 +779,9 @@ impl RuleSource for DeferredRules {
         const PARALLEL: usize = 1024;
         let lines = self.chain_lines(chain);
         let parse_all = |lines: &[RuleLine]| {
+            let source = self.source.handle();
             let mut scratch = Scratch::default();
-            let rules = lines.iter().map(|l| self.parse(l, &mut scratch));
+            let rules = lines.iter().map(|l| self.parse(&source, l, &mut scratch));
             rules.collect::<Vec<Rule>>()
         };
         if lines.len() < PARALLEL {
@@ -812,6 +822,13 @@ fn settle_target(read: ReadRule, index: &ChainIndex) -> Rule {
         }
     }
     rule
+}
+
+/// The current rayon thread's handle among one per thread: the `Text`s each
+/// thread cuts then count on a handle of their own ([`SliceSource`]).
+fn thread_handle(handles: &[SliceSource]) -> &SliceSource {
+    let i = rayon::current_thread_index().unwrap_or(0);
+    &handles[i % handles.len()]
 }
 
 /// `n` as a `u32` (a chain or rule index, a column; dumps are capped at 1 GiB).
@@ -1065,7 +1082,7 @@ fn hook_errors(open: &OpenTable<'_>, masks: &[u8]) -> Vec<ParseError> {
             let read = read_rule(line.ctx(h.source, h.file), view, &mut scratch).ok()?;
             let place = kernel_checks::Place {
                 file: h.file,
-                source: h.source,
+                source: h.source.as_str(),
                 table: open.name,
                 chain: &open.chains[chain].name,
                 builtin: open.chains[chain].is_builtin(),
