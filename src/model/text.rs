@@ -6,10 +6,10 @@
 //! `String` made loading mostly malloc and free (issue 6). A `Text` is one of:
 //! a `&'static str` (module and target names nftrace knows), a shared `Arc<str>`
 //! (chain names, shared by the chain and every jump to it), or a range of the
-//! shared dump text (rule lines, comments), reached through a [`SliceSource`]. A
-//! `Text` is 24 bytes. It derefs to `str`, compares with
-//! `str`/`String`, hashes as `str` does (so maps keyed by `Text` can be searched
-//! with `&str`) and prints as the string.
+//! shared dump text (rule lines, comments), reached through a [`SliceSource`].
+//! A `Text` is 24 bytes. It derefs to `str`, compares with `str`/`String`, hashes
+//! as `str` does (so maps keyed by `Text` can be searched with `&str`) and prints
+//! as the string.
 
 use std::borrow::Borrow;
 use std::fmt;
