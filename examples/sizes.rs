@@ -10,6 +10,18 @@ use nftrace::model::target::Target;
 use nftrace::model::text::Text;
 
 fn main() {
+    println!(
+        "Route          {:4}",
+        size_of::<nftrace::model::routing::Route>()
+    );
+    println!(
+        "Nexthop        {:4}",
+        size_of::<nftrace::model::routing::Nexthop>()
+    );
+    println!(
+        "CtEntry        {:4}",
+        size_of::<nftrace::model::conntrack::ConntrackEntry>()
+    );
     println!("Rule           {:4}", size_of::<Rule>());
     println!("IpHeaderMatch  {:4}", size_of::<IpHeaderMatch>());
     println!("RuleSpelling   {:4}", size_of::<RuleSpelling>());

@@ -6,9 +6,10 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::model::conntrack::ConntrackTable;
-use crate::model::routing::Routing;
+use crate::model::routing::{table_id, Routing};
 use crate::model::ruleset::Ruleset;
 use crate::model::Host;
 use crate::parse::{self, ParseErrors};
@@ -140,7 +141,10 @@ impl BundlePaths {
         };
         let links = self.optional(&self.addrs, parse::ip_addr::parse)?;
         let routes = self
-            .optional(&self.routes, parse::ip_route::parse)?
+            .routes
+            .as_deref()
+            .map(parse_routes)
+            .transpose()?
             .map(|dump| {
                 if dump.skipped_v6 > 0 {
                     notes.push(format!(
@@ -244,26 +248,40 @@ fn parse_file<T>(
 ) -> Result<T, LoadError> {
     let name = path.display().to_string();
     let text = read_text(path)?;
-    let shown = if name == "-" {
-        "<stdin>"
-    } else {
-        name.as_str()
-    };
-    Ok(parser(shown, &text)?)
+    Ok(parser(shown_name(&name), &text)?)
 }
 
-/// Reads an iptables-save dump into one shared buffer (the file's `String` is
-/// freed before parsing starts) and parses it.
-fn parse_iptables(path: &Path) -> Result<(Ruleset, Vec<Vec<u8>>), LoadError> {
+/// Reads a file into one shared buffer, which the parsed model keeps ranges of
+/// (the file's `String` becomes that buffer, uncopied), and parses it.
+fn parse_file_shared<T>(
+    path: &Path,
+    parser: impl Fn(&str, Arc<String>) -> Result<T, ParseErrors>,
+) -> Result<T, LoadError> {
     let name = path.display().to_string();
     // An `Arc<String>` takes the buffer as it is (an `Arc<str>` would copy it).
-    let text = std::sync::Arc::new(read_text(path)?);
-    let shown = if name == "-" {
+    let text = Arc::new(read_text(path)?);
+    Ok(parser(shown_name(&name), text)?)
+}
+
+/// The file name errors show (`-` is standard input).
+fn shown_name(name: &str) -> &str {
+    if name == "-" {
         "<stdin>"
     } else {
-        name.as_str()
-    };
-    Ok(parse::iptables_save::parse_reach(shown, text)?)
+        name
+    }
+}
+
+/// Reads and parses an iptables-save dump.
+fn parse_iptables(path: &Path) -> Result<(Ruleset, Vec<Vec<u8>>), LoadError> {
+    parse_file_shared(path, parse::iptables_save::parse_reach)
+}
+
+/// Reads and parses an `ip route` dump (lines without `table` are in main).
+fn parse_routes(path: &Path) -> Result<parse::ip_route::RouteDump, LoadError> {
+    parse_file_shared(path, |file, text| {
+        parse::ip_route::parse_shared(file, text, table_id::MAIN)
+    })
 }
 
 /// Reads a dump (`-` = standard input) as text, refusing more than

@@ -595,7 +595,7 @@ fn masquerade_problem(host: &Host, link: &crate::model::routing::Link) -> Option
         .routing
         .routes
         .iter()
-        .flat_map(|r| &r.nexthops)
+        .flat_map(|r| &r.info.nexthops)
         .filter(|n| n.dev.as_deref() == Some(link.name.as_str()))
         .filter_map(|n| n.gateway)
         .collect();

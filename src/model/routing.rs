@@ -5,9 +5,11 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ipnet::Ipv4Net;
+
+use crate::model::text::Text;
 
 /// Well-known routing table ids (`rt_tables`).
 pub mod table_id {
@@ -58,7 +60,7 @@ pub mod table_id {
 }
 
 /// Address and route scope (`rtnetlink.h RT_SCOPE_*`); a larger value is narrower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Scope {
     /// `global` / universe (0)
     Universe,
@@ -143,20 +145,78 @@ pub enum RouteType {
     Nat,
 }
 
-/// One nexthop of a (possibly multipath) route.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One nexthop of a (possibly multipath) route (`struct fib_nh`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Nexthop {
     /// `via`
     pub gateway: Option<Ipv4Addr>,
     /// `dev`
-    pub dev: Option<String>,
+    pub dev: Option<Text>,
     /// `weight` (multipath), 1 by default.
     pub weight: u32,
-    /// `onlink`, `dead`, `linkdown` flags as printed.
-    pub flags: Vec<String>,
+    /// `onlink`, `dead`, `linkdown`, … as printed.
+    pub flags: NexthopFlags,
 }
 
-/// One route of `ip route show table all`.
+/// The nexthop flags `ip route` prints (`print_rt_flags`), as a set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NexthopFlags(u16);
+
+impl NexthopFlags {
+    /// Every flag name `ip route` prints, in bit order.
+    pub const NAMES: &'static [&'static str] = &[
+        "onlink",
+        "linkdown",
+        "dead",
+        "pervasive",
+        "offload",
+        "trap",
+        "offload_failed",
+        "notify",
+        "rt_offload",
+        "rt_trap",
+        "rt_offload_failed",
+    ];
+
+    /// `dead` (`RTNH_F_DEAD`): the nexthop is not used.
+    pub const DEAD: NexthopFlags = NexthopFlags(1 << 2);
+
+    /// The flag called `name`, if `ip route` prints such a flag.
+    pub fn from_name(name: &str) -> Option<NexthopFlags> {
+        let bit = NexthopFlags::NAMES.iter().position(|n| *n == name)?;
+        Some(NexthopFlags(1 << bit))
+    }
+
+    /// Adds the flags of `other`.
+    pub fn insert(&mut self, other: NexthopFlags) {
+        self.0 |= other.0;
+    }
+
+    /// True when every flag of `other` is set.
+    pub fn contains(self, other: NexthopFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names of the flags set, in bit order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        NexthopFlags::NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(bit, _)| self.0 & (1 << bit) != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+impl serde::Serialize for NexthopFlags {
+    /// As the list of names printed.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+/// One route of `ip route show table all`: what the kernel keeps per route
+/// (`struct fib_alias`: destination, tos, type, table) and the attributes it
+/// shares with other routes ([`FibInfo`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Route {
     /// 1-based line in the dump.
@@ -169,32 +229,58 @@ pub struct Route {
     pub tos: u8,
     /// Table id (main when none printed).
     pub table: u32,
+    /// Nexthops, source, metric, scope and protocol.
+    #[serde(flatten)]
+    pub info: Arc<FibInfo>,
+    /// The line as written, for display.
+    pub text: Text,
+}
+
+/// The attributes routes share (`struct fib_info`). As `fib_create_info` does
+/// (net/ipv4/fib_semantics.c, `fib_find_info`), the parser gives routes with
+/// equal attributes one shared `FibInfo`: a full Internet table has a million
+/// routes and a handful of distinct `FibInfo`s (issue 6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct FibInfo {
     /// Nexthops; one for ordinary routes, several for `nexthop` lines, none for
     /// blackhole/unreachable/prohibit/throw.
     pub nexthops: Vec<Nexthop>,
     /// `src` (preferred source, RTA_PREFSRC).
     pub prefsrc: Option<Ipv4Addr>,
-    /// `metric`/`priority`.
+    /// `metric`/`priority` (`fib_priority`).
     pub metric: u32,
     /// Scope (universe when not printed; link for `scope link`, host for local).
     pub scope: Scope,
     /// `proto` as printed (kernel, boot, static, dhcp, …).
-    pub protocol: Option<String>,
+    pub protocol: Option<Text>,
     /// `nhid N` (nexthop object), when printed.
     pub nhid: Option<u32>,
     /// Route metrics (`mtu`, `advmss`, …) as printed, in order.
     pub metrics: Vec<RouteMetric>,
-    /// The line as written, for display.
-    pub text: String,
+}
+
+impl FibInfo {
+    /// No nexthop, metric 0, no source, protocol or metrics, in `scope`.
+    pub fn new(scope: Scope) -> FibInfo {
+        FibInfo {
+            nexthops: Vec::new(),
+            prefsrc: None,
+            metric: 0,
+            scope,
+            protocol: None,
+            nhid: None,
+            metrics: Vec::new(),
+        }
+    }
 }
 
 /// One route metric (`RTAX_*`), e.g. `mtu lock 1400`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct RouteMetric {
     /// Name as printed (`mtu`, `advmss`, `initcwnd`, …).
-    pub name: String,
+    pub name: &'static str,
     /// Value as printed.
-    pub value: String,
+    pub value: Text,
     /// `lock` was printed before the value.
     pub locked: bool,
 }
@@ -284,48 +370,52 @@ pub struct Routing {
     index: OnceLock<RouteIndex>,
 }
 
-/// Routes by table, prefix length and masked destination: a lookup probes one hash
-/// map per prefix length present in the table (at most 33), instead of scanning
-/// every route (`fib_table_lookup` walks a trie; the result is the same set).
+/// Routes by table, prefix length and masked destination: a lookup binary-searches
+/// one sorted array per prefix length present in the table (at most 33), instead
+/// of scanning every route (`fib_table_lookup` walks a trie; the result is the same
+/// set). Eight bytes per route.
 #[derive(Debug, Clone, Default)]
 struct RouteIndex {
-    /// Route indices ordered by (table, prefix length, network, index).
-    order: Vec<u32>,
-    /// Per table: per prefix length present, network → range of `order`.
+    /// Per table: its prefix lengths, each with its routes.
     tables: HashMap<u32, Vec<PrefixLen>>,
 }
 
-/// One prefix length of a table: network → range of [`RouteIndex::order`].
-type PrefixLen = (u8, HashMap<u32, (u32, u32)>);
+/// The routes of one table with one prefix length.
+#[derive(Debug, Clone)]
+struct PrefixLen {
+    /// The prefix length.
+    len: u8,
+    /// (network, route index), sorted: routes to one network in dump order.
+    routes: Box<[(u32, u32)]>,
+}
 
 impl RouteIndex {
     fn build(routes: &[Route]) -> RouteIndex {
-        let key = |i: u32| {
-            let r = &routes[i as usize];
-            (r.table, r.dst.prefix_len(), u32::from(r.dst.network()))
-        };
-        let mut order: Vec<u32> = (0..u32::try_from(routes.len()).unwrap_or(u32::MAX)).collect();
-        order.sort_unstable_by_key(|&i| (key(i), i));
-        let mut tables: HashMap<u32, Vec<PrefixLen>> = HashMap::new();
-        let mut start = 0;
-        while start < order.len() {
-            let k = key(order[start]);
-            let end = start + order[start..].iter().take_while(|&&i| key(i) == k).count();
-            let (table, len, net) = k;
-            let lens = tables.entry(table).or_default();
-            if lens.last().is_none_or(|l| l.0 != len) {
-                lens.push((len, HashMap::new()));
-            }
-            if let Some((_, nets)) = lens.last_mut() {
-                let range = (
-                    u32::try_from(start).unwrap_or(0),
-                    u32::try_from(end).unwrap_or(0),
-                );
-                nets.insert(net, range);
-            }
-            start = end;
+        let key = |r: &Route| (r.table, r.dst.prefix_len());
+        // Counted first, so each array is allocated once at its final size.
+        let mut counts: HashMap<(u32, u8), usize, foldhash::fast::RandomState> = HashMap::default();
+        for r in routes {
+            *counts.entry(key(r)).or_default() += 1;
         }
-        RouteIndex { order, tables }
+        let mut by_len: HashMap<(u32, u8), Vec<(u32, u32)>, foldhash::fast::RandomState> = counts
+            .into_iter()
+            .map(|(k, n)| (k, Vec::with_capacity(n)))
+            .collect();
+        for (i, r) in (0..u32::MAX).zip(routes) {
+            if let Some(bucket) = by_len.get_mut(&key(r)) {
+                bucket.push((u32::from(r.dst.network()), i));
+            }
+        }
+        let mut tables: HashMap<u32, Vec<PrefixLen>> = HashMap::new();
+        for ((table, len), mut v) in by_len {
+            v.sort_unstable();
+            let routes = v.into_boxed_slice();
+            tables
+                .entry(table)
+                .or_default()
+                .push(PrefixLen { len, routes });
+        }
+        RouteIndex { tables }
     }
 
     /// Indices of the routes of `table` whose prefix covers `dst`, in dump order.
@@ -336,12 +426,15 @@ impl RouteIndex {
         let dst = u32::from(dst);
         let mut found: Vec<usize> = lens
             .iter()
-            .filter_map(|(len, nets)| {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-                nets.get(&(dst & mask))
+            .flat_map(|l| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(l.len)).unwrap_or(0);
+                let net = dst & mask;
+                let start = l.routes.partition_point(|&(n, _)| n < net);
+                l.routes[start..]
+                    .iter()
+                    .take_while(move |&&(n, _)| n == net)
             })
-            .flat_map(|&(a, b)| &self.order[a as usize..b as usize])
-            .map(|&i| i as usize)
+            .map(|&(_, i)| i as usize)
             .collect();
         found.sort_unstable();
         found
@@ -633,34 +726,42 @@ impl FibRule {
 }
 
 impl Route {
-    /// A route with one nexthop (or none), `proto kernel`, line 0: used for synthesized routes.
-    pub fn synthesized(kind: RouteType, dst: Ipv4Net, table: u32, dev: &str) -> Route {
-        let nexthops = vec![Nexthop {
+    /// A route on `dev` with `proto kernel`, its preferred source and scope, line 0:
+    /// a route the kernel adds for an address (`fib_add_ifaddr`).
+    pub fn synthesized(
+        kind: RouteType,
+        dst: Ipv4Net,
+        table: u32,
+        dev: &str,
+        (scope, prefsrc): (Scope, Ipv4Addr),
+        text: String,
+    ) -> Route {
+        let nexthop = Nexthop {
             gateway: None,
-            dev: Some(dev.to_string()),
+            dev: Some(Text::from(dev)),
             weight: 1,
-            flags: Vec::new(),
-        }];
+            flags: NexthopFlags::default(),
+        };
+        let info = FibInfo {
+            nexthops: vec![nexthop],
+            prefsrc: Some(prefsrc),
+            protocol: Some(Text::from_static("kernel")),
+            ..FibInfo::new(scope)
+        };
         Route {
             line: 0,
             kind,
             dst,
             tos: 0,
             table,
-            nexthops,
-            prefsrc: None,
-            metric: 0,
-            scope: kind.default_scope(),
-            protocol: Some("kernel".to_string()),
-            nhid: None,
-            metrics: Vec::new(),
-            text: String::new(),
+            info: Arc::new(info),
+            text: text.into(),
         }
     }
 
     /// The nexthop devices of this route.
     pub fn devs(&self) -> impl Iterator<Item = &str> {
-        self.nexthops.iter().filter_map(|n| n.dev.as_deref())
+        self.info.nexthops.iter().filter_map(|n| n.dev.as_deref())
     }
 }
 
@@ -671,10 +772,10 @@ pub fn local_table_from_addrs(links: &[Link]) -> Vec<Route> {
     for link in links {
         for addr in &link.addrs {
             let prim = primary_for(link, addr);
-            let mut push = |kind, dst: Ipv4Net| {
-                let mut r = Route::synthesized(kind, dst, table_id::LOCAL, &link.name);
-                r.prefsrc = Some(prim);
-                r.text = format!("{kind} {dst} dev {} table local (synthesized)", link.name);
+            let mut push = |kind: RouteType, dst: Ipv4Net| {
+                let text = format!("{kind} {dst} dev {} table local (synthesized)", link.name);
+                let source = (kind.default_scope(), prim);
+                let r = Route::synthesized(kind, dst, table_id::LOCAL, &link.name, source, text);
                 routes.push(r);
             };
             push(RouteType::Local, Ipv4Net::from(addr.local));
@@ -728,15 +829,78 @@ pub fn connected_routes_from_addrs(links: &[Link]) -> Vec<Route> {
             if addr.secondary || addr.noprefixroute() || host_only {
                 continue;
             }
-            let mut r = Route::synthesized(RouteType::Unicast, subnet, table_id::MAIN, &link.name);
-            r.scope = Scope::Link;
-            r.prefsrc = Some(addr.local);
-            r.text = format!(
+            let text = format!(
                 "{subnet} dev {} proto kernel scope link src {} (synthesized)",
                 link.name, addr.local
             );
+            let source = (Scope::Link, addr.local);
+            let main = table_id::MAIN;
+            let kind = RouteType::Unicast;
+            let r = Route::synthesized(kind, subnet, main, &link.name, source, text);
             routes.push(r);
         }
     }
     routes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn route(table: u32, dst: Ipv4Net) -> Route {
+        let source = (Scope::Universe, Ipv4Addr::UNSPECIFIED);
+        Route::synthesized(
+            RouteType::Unicast,
+            dst,
+            table,
+            "eth0",
+            source,
+            String::new(),
+        )
+    }
+
+    /// Every route of `table` whose prefix holds `dst`, in dump order.
+    fn covering_by_scan(routes: &[Route], table: u32, dst: Ipv4Addr) -> Vec<usize> {
+        (0..routes.len())
+            .filter(|&i| routes[i].table == table && routes[i].dst.trunc().contains(&dst))
+            .collect()
+    }
+
+    proptest! {
+        /// Few networks and tables, so that prefixes nest and repeat.
+        #[test]
+        fn index_finds_what_a_scan_finds(
+            routes in prop::collection::vec((0u32..3, 0u32..8, 0u8..=32), 0..80),
+            dst in 0u32..8,
+            table in 0u32..3,
+        ) {
+            let routes: Vec<Route> = routes
+                .into_iter()
+                .map(|(t, net, len)| {
+                    let addr = Ipv4Addr::from(net.rotate_right(3) | net);
+                    route(t, Ipv4Net::new(addr, len).unwrap_or_default())
+                })
+                .collect();
+            let dst = Ipv4Addr::from(dst.rotate_right(3) | dst);
+            let index = RouteIndex::build(&routes);
+            prop_assert_eq!(index.covering(table, dst), covering_by_scan(&routes, table, dst));
+        }
+    }
+
+    #[test]
+    fn index_keeps_host_bits_apart_from_the_network() {
+        // `ip route add 10.1.2.3/8` stores 10.0.0.0/8 (the kernel refuses host
+        // bits; a dump never has them), but a hand-written one must still match.
+        let dst = |s: &str| s.parse::<Ipv4Net>().unwrap_or_default();
+        let routes = vec![
+            route(254, dst("10.0.0.0/8")),
+            route(254, dst("10.1.0.0/16")),
+        ];
+        let index = RouteIndex::build(&routes);
+        let addr = Ipv4Addr::new(10, 1, 9, 9);
+        assert_eq!(index.covering(254, addr), vec![0, 1]);
+        assert_eq!(index.covering(255, addr), Vec::<usize>::new());
+        assert_eq!(index.covering(254, Ipv4Addr::new(10, 2, 0, 1)), vec![0]);
+    }
 }

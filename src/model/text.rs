@@ -91,6 +91,18 @@ impl SliceSource {
     pub fn as_str(&self) -> &str {
         self.0 .0.as_str()
     }
+
+    /// `s` as a [`Text`]: a range of the dump when `s` lies in it (no allocation),
+    /// else a copy (e.g. a word whose quotes were removed).
+    pub fn text_of(&self, s: &str) -> Text {
+        let base = self.as_ptr() as usize;
+        let at = s.as_ptr() as usize;
+        if at >= base && at + s.len() <= base + self.len() {
+            Text::slice(self, at - base..at - base + s.len())
+        } else {
+            Text::from(s)
+        }
+    }
 }
 
 impl Deref for SliceSource {

@@ -15,12 +15,17 @@
 //! IPv6 lines (any address with `:`, `error N`, `pref`, `table unspec`) and their
 //! continuation lines are skipped and counted. See docs/routing.md.
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::str::{FromStr, SplitWhitespace};
+use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 
-use crate::model::routing::{table_id, Nexthop, Route, RouteMetric, RouteType, Scope};
+use crate::model::routing::{
+    table_id, FibInfo, Nexthop, NexthopFlags, Route, RouteMetric, RouteType, Scope,
+};
+use crate::model::text::{SliceSource, Text};
 use crate::parse::{ParseError, ParseErrors};
 
 /// What one `ip route` dump holds.
@@ -45,17 +50,41 @@ pub fn parse_with_table(
     text: &str,
     default_table: u32,
 ) -> Result<RouteDump, ParseErrors> {
+    parse_shared(file, Arc::new(text.to_string()), default_table)
+}
+
+/// [`parse_with_table`] of a dump already in shared memory: every route's text,
+/// device and protocol are ranges of that one copy (a full Internet table is a
+/// million routes; issue 6).
+pub fn parse_shared(
+    file: &str,
+    text: Arc<String>,
+    default_table: u32,
+) -> Result<RouteDump, ParseErrors> {
+    let source = SliceSource::new(text);
     let mut dump = RouteDump::default();
+    // At most one route per line, plus room for the local routes
+    // `Routing::from_dumps` may add: a million routes are never moved to grow.
+    // Capacity never written costs address space, not memory.
+    let lines = source.bytes().filter(|&b| b == b'\n').count() + 1;
+    dump.routes.reserve(lines + lines / 16 + 256);
     let mut errors = Vec::new();
     let mut last_skipped = false;
-    for (i, line) in text.lines().enumerate() {
+    let mut infos = FibInfos::default();
+    for (i, line) in source.lines().enumerate() {
         let full = Words::new(file, i + 1, line);
         // `ip -o route` prints a multipath route on one line: its continuation
         // lines follow, each after ` \<TAB>` (print_nl in iproute2's utils.c).
         for (k, part) in line.split("\\\t").enumerate() {
             let mut words = Words::new_at(&full, part);
             let indented = k > 0 || line.starts_with([' ', '\t']);
-            let parsed = parse_line(&mut words, indented, default_table, &mut dump.table_names);
+            let mut cx = LineCx {
+                source: &source,
+                default_table,
+                names: &mut dump.table_names,
+                infos: &mut infos,
+            };
+            let parsed = parse_line(&mut words, indented, &mut cx);
             dump.add(parsed, &mut last_skipped, &mut errors, &words);
         }
     }
@@ -83,7 +112,7 @@ impl RouteDump {
                 *last_skipped = true;
             }
             Ok(Parsed::Route(route)) => {
-                dump.routes.push(*route);
+                dump.routes.push(route);
                 *last_skipped = false;
             }
             Ok(Parsed::Cache) if *last_skipped => dump.skipped_v6 += 1,
@@ -98,9 +127,38 @@ impl RouteDump {
     }
 }
 
-/// Appends a `nexthop` continuation line to its multipath route.
+/// Appends a `nexthop` continuation line to its multipath route (which then
+/// has a [`FibInfo`] of its own).
 fn add_nexthop(route: &mut Route, nh: Nexthop) {
-    route.nexthops.push(nh);
+    Arc::make_mut(&mut route.info).nexthops.push(nh);
+}
+
+/// One shared [`FibInfo`] per distinct set of attributes (`fib_find_info`).
+#[derive(Default)]
+struct FibInfos {
+    /// The last one handed out: neighbouring routes usually share it.
+    last: Option<Arc<FibInfo>>,
+    /// Every one handed out.
+    seen: HashSet<Arc<FibInfo>, foldhash::fast::RandomState>,
+}
+
+impl FibInfos {
+    /// The shared `FibInfo` equal to `info`.
+    fn share(&mut self, info: FibInfo) -> Arc<FibInfo> {
+        if let Some(last) = self.last.as_ref().filter(|l| ***l == info) {
+            return Arc::clone(last);
+        }
+        let shared = match self.seen.get(&info) {
+            Some(seen) => Arc::clone(seen),
+            None => {
+                let new = Arc::new(info);
+                self.seen.insert(Arc::clone(&new));
+                new
+            }
+        };
+        self.last = Some(Arc::clone(&shared));
+        shared
+    }
 }
 
 /// One classified line.
@@ -109,16 +167,27 @@ enum Parsed {
     Blank,
     V6,
     Cache,
-    Route(Box<Route>),
+    Route(Route),
     Nexthop(Nexthop),
+}
+
+/// What a line's parse needs besides its words.
+struct LineCx<'a> {
+    /// The dump, which words and lines are cut from.
+    source: &'a SliceSource,
+    /// The table of lines without `table`.
+    default_table: u32,
+    /// Custom table names seen so far.
+    names: &'a mut Vec<(String, u32)>,
+    /// The `FibInfo`s of the routes so far.
+    infos: &'a mut FibInfos,
 }
 
 /// Classifies and parses one line.
 fn parse_line(
     w: &mut Words<'_>,
     indented: bool,
-    default_table: u32,
-    names: &mut Vec<(String, u32)>,
+    cx: &mut LineCx<'_>,
 ) -> Result<Parsed, ParseError> {
     let Some(first) = w.next() else {
         return Ok(Parsed::Blank);
@@ -127,19 +196,19 @@ fn parse_line(
         (_, "#") => Ok(Parsed::Blank),
         (_, c) if c.starts_with('#') => Ok(Parsed::Blank),
         (true, "cache") => Ok(Parsed::Cache),
-        (true, "nexthop") => nexthop_line(w),
+        (true, "nexthop") => nexthop_line(w, cx.source),
         (true, other) => Err(w.error(other, "\"nexthop\" or \"cache\" on a continuation line")),
-        (false, first) => route_line(w, first, default_table, names),
+        (false, first) => route_line(w, first, cx),
     }
 }
 
 /// `nexthop via A dev D weight W [flags]` (multipath continuation).
-fn nexthop_line(w: &mut Words<'_>) -> Result<Parsed, ParseError> {
+fn nexthop_line(w: &mut Words<'_>, source: &SliceSource) -> Result<Parsed, ParseError> {
     let mut nh = Nexthop {
         gateway: None,
         dev: None,
         weight: 1,
-        flags: Vec::new(),
+        flags: NexthopFlags::default(),
     };
     while let Some(kw) = w.next() {
         match kw {
@@ -147,32 +216,19 @@ fn nexthop_line(w: &mut Words<'_>) -> Result<Parsed, ParseError> {
                 Some(gw) => nh.gateway = Some(gw),
                 None => return Ok(Parsed::V6),
             },
-            "dev" => nh.dev = Some(w.value("a device name")?.to_string()),
+            "dev" => nh.dev = Some(source.text_of(w.value("a device name")?)),
             "weight" => nh.weight = w.parse("a weight (1-256)")?,
             "realms" => {
                 w.value("realms")?;
             }
-            flag if NEXTHOP_FLAGS.contains(&flag) => nh.flags.push(flag.to_string()),
-            other => return Err(w.error(other, "via, dev, weight or a nexthop flag")),
+            other => match NexthopFlags::from_name(other) {
+                Some(flag) => nh.flags.insert(flag),
+                None => return Err(w.error(other, "via, dev, weight or a nexthop flag")),
+            },
         }
     }
     Ok(Parsed::Nexthop(nh))
 }
-
-/// Nexthop flags `ip route` prints (`print_rt_flags`).
-const NEXTHOP_FLAGS: &[&str] = &[
-    "onlink",
-    "linkdown",
-    "dead",
-    "pervasive",
-    "offload",
-    "trap",
-    "offload_failed",
-    "notify",
-    "rt_offload",
-    "rt_trap",
-    "rt_offload_failed",
-];
 
 /// Route metrics (`RTAX_*` names as `ip route` prints them), each followed by
 /// `[lock] VALUE`.
@@ -196,12 +252,7 @@ const METRICS: &[&str] = &[
 ];
 
 /// A route line: `[type] dst attrs…`.
-fn route_line(
-    w: &mut Words<'_>,
-    first: &str,
-    default_table: u32,
-    names: &mut Vec<(String, u32)>,
-) -> Result<Parsed, ParseError> {
+fn route_line(w: &mut Words<'_>, first: &str, cx: &mut LineCx<'_>) -> Result<Parsed, ParseError> {
     let (kind, dst_word) = match RouteType::parse(first) {
         Some(kind) => (kind, w.value("a destination prefix or \"default\"")?),
         None => (RouteType::Unicast, first),
@@ -210,13 +261,14 @@ fn route_line(
         return Ok(Parsed::V6);
     }
     let dst = destination(w, dst_word)?;
-    let mut b = Builder::new(kind, dst, default_table, w.line_no, w.text);
+    let text = cx.source.text_of(w.text.trim_end());
+    let mut b = Builder::new(kind, dst, cx.default_table, w.line_no, text);
     while let Some(kw) = w.next() {
-        if let Attr::V6 = route_attr(w, kw, &mut b, names)? {
+        if let Attr::V6 = route_attr(w, kw, &mut b, cx)? {
             return Ok(Parsed::V6);
         }
     }
-    Ok(Parsed::Route(Box::new(b.finish())))
+    Ok(Parsed::Route(b.finish(cx.infos)))
 }
 
 /// `default` or a prefix (`/len` omitted for host routes).
@@ -238,18 +290,18 @@ fn route_attr(
     w: &mut Words<'_>,
     kw: &str,
     b: &mut Builder,
-    names: &mut Vec<(String, u32)>,
+    cx: &mut LineCx<'_>,
 ) -> Result<Attr, ParseError> {
     match kw {
         "via" => match gateway(w)? {
             Some(gw) => b.gateway = Some(gw),
             None => return Ok(Attr::V6),
         },
-        "dev" => b.dev = Some(w.value("a device name")?.to_string()),
-        "table" => b.route.table = table(w, names)?,
+        "dev" => b.dev = Some(cx.source.text_of(w.value("a device name")?)),
+        "table" => b.table = table(w, cx.names)?,
         "src" => match w.value("a source address")? {
             v if is_v6(v) => return Ok(Attr::V6),
-            v => b.route.prefsrc = Some(addr(w, v)?),
+            v => b.info.prefsrc = Some(addr(w, v)?),
         },
         "from" => match w.value("a source prefix")? {
             v if is_v6(v) => return Ok(Attr::V6),
@@ -258,17 +310,24 @@ fn route_attr(
             }
         },
         "error" | "pref" => return Ok(Attr::V6),
-        "tos" | "dsfield" => b.route.tos = tos(w)?,
-        "scope" => b.route.scope = scope(w)?,
-        "metric" | "priority" => b.route.metric = w.parse("a metric (0-4294967295)")?,
-        "nhid" => b.route.nhid = Some(w.parse("a nexthop id")?),
-        "proto" | "protocol" => b.route.protocol = Some(w.value("a protocol")?.to_string()),
+        "tos" | "dsfield" => b.tos = tos(w)?,
+        "scope" => b.info.scope = scope(w)?,
+        "metric" | "priority" => b.info.metric = w.parse("a metric (0-4294967295)")?,
+        "nhid" => b.info.nhid = Some(w.parse("a nexthop id")?),
+        "proto" | "protocol" => b.info.protocol = Some(cx.source.text_of(w.value("a protocol")?)),
         "expires" | "realms" | "mark" | "ttl-propagate" | "age" | "used" => {
             w.value("a value")?;
         }
-        flag if NEXTHOP_FLAGS.contains(&flag) => b.flags.push(flag.to_string()),
-        m if METRICS.contains(&m) => b.route.metrics.push(metric(w, m)?),
-        other => return Err(w.error(other, "a route attribute (via, dev, table, proto, …)")),
+        other => match (
+            NexthopFlags::from_name(other),
+            METRICS.iter().find(|m| **m == other),
+        ) {
+            (Some(flag), _) => b.flags.insert(flag),
+            (None, Some(name)) => b.info.metrics.push(metric(w, name, cx.source)?),
+            (None, None) => {
+                return Err(w.error(other, "a route attribute (via, dev, table, proto, …)"))
+            }
+        },
     }
     Ok(Attr::Ok)
 }
@@ -301,15 +360,19 @@ pub fn table_ref(text: &str, names: &mut Vec<(String, u32)>) -> u32 {
 }
 
 /// `METRIC [lock] VALUE`.
-fn metric(w: &mut Words<'_>, name: &str) -> Result<RouteMetric, ParseError> {
+fn metric(
+    w: &mut Words<'_>,
+    name: &'static str,
+    source: &SliceSource,
+) -> Result<RouteMetric, ParseError> {
     let mut value = w.value("a metric value")?;
     let locked = value == "lock";
     if locked {
         value = w.value("a metric value after lock")?;
     }
     Ok(RouteMetric {
-        name: name.to_string(),
-        value: value.to_string(),
+        name,
+        value: source.text_of(value),
         locked,
     })
 }
@@ -360,55 +423,56 @@ pub fn is_v6(text: &str) -> bool {
 
 /// Accumulates one route line.
 struct Builder {
-    route: Route,
+    line: u32,
+    kind: RouteType,
+    dst: Ipv4Net,
+    tos: u8,
+    table: u32,
+    info: FibInfo,
     gateway: Option<Ipv4Addr>,
-    dev: Option<String>,
-    flags: Vec<String>,
+    dev: Option<Text>,
+    flags: NexthopFlags,
+    text: Text,
 }
 
 impl Builder {
-    fn new(kind: RouteType, dst: Ipv4Net, table: u32, line: usize, text: &str) -> Builder {
-        let route = Route {
+    fn new(kind: RouteType, dst: Ipv4Net, table: u32, line: usize, text: Text) -> Builder {
+        Builder {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             kind,
             dst,
             tos: 0,
             table,
-            nexthops: Vec::new(),
-            prefsrc: None,
-            metric: 0,
-            scope: kind.default_scope(),
-            protocol: None,
-            nhid: None,
-            metrics: Vec::new(),
-            text: text.trim_end().to_string(),
-        };
-        Builder {
-            route,
+            info: FibInfo::new(kind.default_scope()),
             gateway: None,
             dev: None,
-            flags: Vec::new(),
+            flags: NexthopFlags::default(),
+            text,
         }
     }
 
-    /// The route, with its single nexthop when `via`/`dev` were given (error types have none).
-    fn finish(self) -> Route {
-        let Builder {
-            mut route,
-            gateway,
-            dev,
-            flags,
-        } = self;
-        let has_nh = gateway.is_some() || dev.is_some();
-        if has_nh && !route.kind.is_error() {
-            route.nexthops.push(Nexthop {
-                gateway,
-                dev,
+    /// The route, with its single nexthop when `via`/`dev` were given (error
+    /// types have none), sharing an equal `FibInfo` from `infos`.
+    fn finish(self, infos: &mut FibInfos) -> Route {
+        let mut info = self.info;
+        let has_nh = self.gateway.is_some() || self.dev.is_some();
+        if has_nh && !self.kind.is_error() {
+            info.nexthops.push(Nexthop {
+                gateway: self.gateway,
+                dev: self.dev,
                 weight: 1,
-                flags,
+                flags: self.flags,
             });
         }
-        route
+        Route {
+            line: self.line,
+            kind: self.kind,
+            dst: self.dst,
+            tos: self.tos,
+            table: self.table,
+            info: infos.share(info),
+            text: self.text,
+        }
     }
 }
 
@@ -481,11 +545,11 @@ mod tests {
     }
 
     fn gw(r: &Route) -> Option<Ipv4Addr> {
-        r.nexthops.first().and_then(|n| n.gateway)
+        r.info.nexthops.first().and_then(|n| n.gateway)
     }
 
     fn dev(r: &Route) -> Option<&str> {
-        r.nexthops.first().and_then(|n| n.dev.as_deref())
+        r.info.nexthops.first().and_then(|n| n.dev.as_deref())
     }
 
     #[test]
@@ -517,9 +581,13 @@ mod tests {
                 "{line}"
             );
             assert_eq!(dev(&r), *d, "{line}");
-            assert_eq!(r.metric, *metric, "{line}");
-            assert_eq!(r.scope, *scope, "{line}");
-            assert_eq!(r.prefsrc.map(|s| s.to_string()).as_deref(), *src, "{line}");
+            assert_eq!(r.info.metric, *metric, "{line}");
+            assert_eq!(r.info.scope, *scope, "{line}");
+            assert_eq!(
+                r.info.prefsrc.map(|s| s.to_string()).as_deref(),
+                *src,
+                "{line}"
+            );
         }
     }
 
@@ -528,18 +596,22 @@ mod tests {
         let r = one(
             "192.0.2.0/24 nhid 7 via 10.0.0.1 dev eth0 proto static mtu lock 1400 tos 0x10 onlink",
         );
-        assert_eq!(r.nhid, Some(7));
+        assert_eq!(r.info.nhid, Some(7));
         assert_eq!(r.tos, 0x10);
-        assert_eq!(r.protocol.as_deref(), Some("static"));
+        assert_eq!(r.info.protocol.as_deref(), Some("static"));
         assert_eq!(
-            r.metrics
+            r.info
+                .metrics
                 .first()
-                .map(|m| (m.name.as_str(), m.value.as_str(), m.locked)),
+                .map(|m| (m.name, m.value.as_str(), m.locked)),
             Some(("mtu", "1400", true))
         );
         assert_eq!(
-            r.nexthops.first().map(|n| n.flags.clone()),
-            Some(vec!["onlink".to_string()])
+            r.info
+                .nexthops
+                .first()
+                .map(|n| n.flags.names().collect::<Vec<_>>()),
+            Some(vec!["onlink"])
         );
     }
 
@@ -548,11 +620,41 @@ mod tests {
         let text = "default proto static metric 100\n\tnexthop via 10.0.0.1 dev eth0 weight 1\n\tnexthop via 10.0.1.1 dev eth1 weight 3 dead\n10.0.0.0/24 dev eth0\n";
         let dump = parse("t", text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(dump.routes.len(), 2);
-        let nhs = &dump.routes[0].nexthops;
+        let nhs = &dump.routes[0].info.nexthops;
         assert_eq!(nhs.len(), 2);
         assert_eq!(nhs[1].weight, 3);
         assert_eq!(nhs[1].dev.as_deref(), Some("eth1"));
-        assert_eq!(nhs[1].flags, vec!["dead".to_string()]);
+        assert_eq!(nhs[1].flags.names().collect::<Vec<_>>(), vec!["dead"]);
+        assert!(nhs[1].flags.contains(NexthopFlags::DEAD));
+        assert!(!nhs[0].flags.contains(NexthopFlags::DEAD));
+    }
+
+    #[test]
+    fn routes_with_equal_attributes_share_their_fib_info() {
+        let text = "1.0.0.0/24 via 10.0.0.1 dev eth0 proto bgp metric 20\n\
+            2.0.0.0/24 via 10.0.0.2 dev eth0 proto bgp metric 20\n\
+            3.0.0.0/24 via 10.0.0.1 dev eth0 proto bgp metric 20\n\
+            4.0.0.0/24 via 10.0.0.1 dev eth0 proto bgp metric 30\n\
+            default proto static metric 20\n\
+            \tnexthop via 10.0.0.1 dev eth0 weight 1\n\
+            \tnexthop via 10.0.0.2 dev eth0 weight 1\n\
+            5.0.0.0/24 proto static metric 20\n";
+        let dump = parse("t", text).unwrap_or_else(|e| panic!("{e}"));
+        let info = |i: usize| &dump.routes[i].info;
+        assert!(
+            Arc::ptr_eq(info(0), info(2)),
+            "same gateway, device, proto, metric"
+        );
+        assert!(!Arc::ptr_eq(info(0), info(1)), "another gateway");
+        assert!(!Arc::ptr_eq(info(0), info(3)), "another metric");
+        // The multipath route got its nexthops after its first line was
+        // shared: the route after it, with that line's attributes, has none.
+        assert_eq!(info(4).nexthops.len(), 2);
+        assert_eq!(info(5).nexthops.len(), 0);
+        assert_eq!(
+            info(0).nexthops[0].gateway,
+            Some(Ipv4Addr::new(10, 0, 0, 1))
+        );
     }
 
     #[test]

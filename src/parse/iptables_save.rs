@@ -94,13 +94,7 @@ impl Ctx<'_> {
     /// `s` as a [`Text`]: a range of the dump when `s` lies in it (no allocation),
     /// else a copy (a word whose quotes or escapes were removed).
     fn shared(&self, s: &str) -> Text {
-        let base = self.source.as_ptr() as usize;
-        let at = s.as_ptr() as usize;
-        if at >= base && at + s.len() <= base + self.source.len() {
-            Text::slice(self.source, at - base..at - base + s.len())
-        } else {
-            Text::from(s)
-        }
+        self.source.text_of(s)
     }
 
     /// The dump from the end of this line's text on.

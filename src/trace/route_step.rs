@@ -215,7 +215,7 @@ impl Walk<'_> {
                         .map(|r| r.text.clone()),
                     matched
                         .and_then(|m| routing.routes.get(m.route))
-                        .map(|r| r.text.clone()),
+                        .map(|r| r.text.to_string()),
                     f.steps.iter().map(|s| s.describe(routing)).collect(),
                 )
             }

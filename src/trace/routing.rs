@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use crate::model::routing::{
-    table_id, FibRule, Link, Route, RouteType, Routing, RuleAction, Scope,
+    table_id, FibRule, Link, NexthopFlags, Route, RouteType, Routing, RuleAction, Scope,
 };
 
 /// Upper bound on `goto` jumps in one lookup (the kernel forbids backward gotos, so
@@ -316,7 +316,7 @@ pub fn fib_table_lookup(routing: &Routing, table: u32, key: &FlowKey) -> TableLo
         if let Some(e) = FibError::of_route(route.kind) {
             return TableLookup::Error(i, e);
         }
-        if route.nexthops.is_empty() && key.oif.is_none() {
+        if route.info.nexthops.is_empty() && key.oif.is_none() {
             return TableLookup::Found(i, None);
         }
         if let Some(nh) = first_good_nexthop(route, key) {
@@ -333,7 +333,7 @@ fn candidates(routing: &Routing, table: u32, dst: Ipv4Addr) -> Vec<usize> {
         let r = routing.routes.get(i);
         let len = r.map_or(0, |r| r.dst.prefix_len());
         let tos = r.map_or(0, |r| r.tos);
-        let metric = r.map_or(0, |r| r.metric);
+        let metric = r.map_or(0, |r| r.info.metric);
         (std::cmp::Reverse(len), std::cmp::Reverse(tos), metric)
     });
     found
@@ -342,8 +342,8 @@ fn candidates(routing: &Routing, table: u32, dst: Ipv4Addr) -> Vec<usize> {
 /// `fib_lookup_good_nhc`: not dead, and on `oif` when the flow has one.
 /// (`linkdown` nexthops stay usable: `ignore_routes_with_linkdown` defaults to 0.)
 fn first_good_nexthop(route: &Route, key: &FlowKey) -> Option<usize> {
-    route.nexthops.iter().position(|nh| {
-        let dead = nh.flags.iter().any(|f| f == "dead");
+    route.info.nexthops.iter().position(|nh| {
+        let dead = nh.flags.contains(NexthopFlags::DEAD);
         let oif_ok = key
             .oif
             .as_deref()
@@ -448,7 +448,7 @@ fn suppressed(routing: &Routing, rule: &FibRule, route: usize, nh: Option<usize>
         .suppress_prefixlength
         .is_some_and(|n| r.dst.prefix_len() <= n);
     let dev = nh
-        .and_then(|n| r.nexthops.get(n))
+        .and_then(|n| r.info.nexthops.get(n))
         .and_then(|n| n.dev.as_deref());
     let group = dev.and_then(|d| routing.link(d)).map(|l| l.group);
     let by_group = rule.suppress_ifgroup.is_some_and(|g| group == Some(g));
@@ -504,18 +504,18 @@ fn fib_match(
 ) -> FibMatch {
     let r = routing.routes.get(route);
     let nexthop = r.and_then(|r| first_good_nexthop(r, key));
-    if let Some(r) = r.filter(|r| r.nexthops.len() > 1) {
+    if let Some(r) = r.filter(|r| r.info.nexthops.len() > 1) {
         assumptions.push(format!(
             "multipath route {}: nexthop chosen by a hash with a per-boot seed; \
              assumed the first live nexthop",
             r.dst
         ));
     }
-    let nh = r.zip(nexthop).and_then(|(r, n)| r.nexthops.get(n));
+    let nh = r.zip(nexthop).and_then(|(r, n)| r.info.nexthops.get(n));
     FibMatch {
         route,
         nexthop,
-        dev: nh.and_then(|n| n.dev.clone()),
+        dev: nh.and_then(|n| n.dev.as_deref()).map(str::to_string),
         gateway: nh.and_then(|n| n.gateway),
         kind: r.map_or(RouteType::Unicast, |r| r.kind),
         table,
@@ -935,7 +935,7 @@ fn full_validate_source(
     let uses_iif = routing
         .routes
         .get(m.route)
-        .is_some_and(|r| r.nexthops.iter().any(|n| n.dev.as_deref() == iif))
+        .is_some_and(|r| r.info.nexthops.iter().any(|n| n.dev.as_deref() == iif))
         || m.dev.as_deref() == iif
         || (m.kind == RouteType::Local && iif == Some("lo"));
     if uses_iif {
@@ -978,10 +978,9 @@ fn has_custom_rules(routing: &Routing) -> bool {
 /// `fib_has_custom_local_routes`: a `local` route someone added (the kernel's
 /// own are `proto kernel`).
 fn has_custom_local_routes(routing: &Routing) -> bool {
-    routing
-        .routes
-        .iter()
-        .any(|r| r.kind == RouteType::Local && r.protocol.as_deref().is_some_and(|p| p != "kernel"))
+    routing.routes.iter().any(|r| {
+        r.kind == RouteType::Local && r.info.protocol.as_deref().is_some_and(|p| p != "kernel")
+    })
 }
 
 /// Why an output route failed.
@@ -1157,7 +1156,7 @@ fn assume_on_link(routing: &Routing, key: &FlowKey) -> Option<OutputHop> {
 /// The hop for a successful lookup.
 fn output_hop(routing: &Routing, key: &FlowKey, m: &FibMatch) -> OutputHop {
     let route = routing.routes.get(m.route);
-    let prefsrc = route.and_then(|r| r.prefsrc);
+    let prefsrc = route.and_then(|r| r.info.prefsrc);
     if m.kind == RouteType::Local {
         let dev = m
             .dev
@@ -1173,7 +1172,7 @@ fn output_hop(routing: &Routing, key: &FlowKey, m: &FibMatch) -> OutputHop {
         };
     }
     let dev = m.dev.clone().unwrap_or_default();
-    let scope = route.map_or(Scope::Universe, |r| r.scope);
+    let scope = route.map_or(Scope::Universe, |r| r.info.scope);
     let gw = m.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let src = keep_or(key.src, || {
         prefsrc.or_else(|| inet_select_addr(routing, &dev, gw, scope))
@@ -1366,7 +1365,7 @@ local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
     fn lookup(r: &Routing, key: &FlowKey) -> Result<String, FibError> {
         let res = fib_lookup(r, key);
         match res.outcome {
-            FibOutcome::Route(m) => Ok(r.routes[m.route].text.clone()),
+            FibOutcome::Route(m) => Ok(r.routes[m.route].text.to_string()),
             FibOutcome::Error { error, .. } => Err(error),
         }
     }

@@ -58,7 +58,7 @@ fn every_addr_form_gives_the_plain_model() {
 fn every_route_form_gives_the_plain_model() {
     let plain = parse::ip_route::parse("plain", &read("route-plain.txt")).unwrap();
     assert!(
-        plain.routes.iter().any(|r| r.nexthops.len() == 2),
+        plain.routes.iter().any(|r| r.info.nexthops.len() == 2),
         "multipath route recorded"
     );
     for form in FORMS {
@@ -76,11 +76,11 @@ fn every_route_form_gives_the_plain_model() {
                         r.dst,
                         r.tos,
                         r.table,
-                        r.nexthops,
-                        r.prefsrc,
-                        r.metric,
-                        r.scope,
-                        r.metrics
+                        r.info.nexthops,
+                        r.info.prefsrc,
+                        r.info.metric,
+                        r.info.scope,
+                        r.info.metrics
                     )
                 })
                 .collect()
