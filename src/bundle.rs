@@ -200,7 +200,9 @@ impl BundlePaths {
             return Ok(ConntrackTable::default());
         };
         let lenient = self.lenient;
-        let dump = parse_file(path, |f, t| parse::conntrack::parse_dump(f, t, lenient))?;
+        let dump = parse_file_shared(path, |f, t| {
+            parse::conntrack::parse_dump_shared(f, t, lenient)
+        })?;
         notes.extend(
             dump.warnings
                 .iter()

@@ -3,7 +3,12 @@
 //! Read first: ../shared/docs/kernel-semantics.md §2.4, §2.5, §8.
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
+
+use hashbrown::HashTable;
+
+use crate::model::text::Text;
 
 /// A conntrack tuple (`struct nf_conntrack_tuple`, IPv4 part). For ICMP, `sport`
 /// holds the echo id and `dport` the type and code (`type << 8 | code`).
@@ -166,7 +171,7 @@ pub struct ConntrackEntry {
     /// Seconds left, when printed (omitted for offloaded entries).
     pub timeout: Option<u32>,
     /// Protocol state (`ESTABLISHED`, `SYN_SENT`, …) for TCP/SCTP/DCCP.
-    pub state: Option<String>,
+    pub state: Option<Text>,
     /// Original tuple.
     pub orig: Tuple,
     /// Reply tuple.
@@ -181,10 +186,9 @@ pub struct ConntrackEntry {
     pub mark: u32,
     /// `zone=`, 0 when absent.
     pub zone: u16,
-    /// Other `key=value` fields as printed (use, secctx, labels, id, packets, …).
-    pub extra: Vec<(String, String)>,
-    /// The line as written.
-    pub text: String,
+    /// The line as written; the fields nftrace does not read (`use=`, `id=`,
+    /// `packets=`, `secctx=`, `labels=`, …) are only here.
+    pub text: Text,
 }
 
 impl ConntrackEntry {
@@ -230,28 +234,57 @@ pub enum Direction {
 pub struct ConntrackTable {
     /// Entries in dump order.
     pub entries: Vec<ConntrackEntry>,
-    index: std::collections::HashMap<(Tuple, u16), (usize, Direction)>,
+    /// Each entry's two tuples (with its zone), as [`TupleRef`]s: the tuples
+    /// themselves stay in `entries` (five bytes a tuple for 500,000 entries).
+    index: HashTable<TupleRef>,
+    hasher: foldhash::fast::RandomState,
 }
+
+/// One tuple in the index: entry number × 2, plus 1 for the reply tuple.
+type TupleRef = u32;
 
 impl ConntrackTable {
     /// Builds the table and its index. When two entries share a tuple the first wins.
     pub fn new(entries: Vec<ConntrackEntry>) -> ConntrackTable {
-        let mut index = std::collections::HashMap::with_capacity(entries.len() * 2);
-        for (i, e) in entries.iter().enumerate() {
-            index
-                .entry((e.orig, e.zone))
-                .or_insert((i, Direction::Original));
-            index
-                .entry((e.reply, e.zone))
-                .or_insert((i, Direction::Reply));
+        let mut table = ConntrackTable {
+            index: HashTable::with_capacity(entries.len() * 2),
+            entries,
+            hasher: foldhash::fast::RandomState::default(),
+        };
+        let refs = (0..table.entries.len()).filter_map(|i| u32::try_from(i * 2).ok());
+        for r in refs.flat_map(|r| [r, r + 1]) {
+            let key = table.key(r);
+            let hash = table.hasher.hash_one(key);
+            let entry = table.index.entry(
+                hash,
+                |&other| key_of(&table.entries, other) == key,
+                |&other| table.hasher.hash_one(key_of(&table.entries, other)),
+            );
+            if let hashbrown::hash_table::Entry::Vacant(slot) = entry {
+                slot.insert(r);
+            }
         }
-        ConntrackTable { entries, index }
+        table
     }
 
     /// The entry holding `tuple` in either direction (`nf_conntrack_find_get`).
     pub fn find(&self, tuple: &Tuple, zone: u16) -> Option<(&ConntrackEntry, Direction)> {
-        let &(i, dir) = self.index.get(&(*tuple, zone))?;
-        Some((self.entries.get(i)?, dir))
+        let key = Some((*tuple, zone));
+        let hash = self.hasher.hash_one(key);
+        let &r = self
+            .index
+            .find(hash, |&r| key_of(&self.entries, r) == key)?;
+        let dir = if r & 1 == 0 {
+            Direction::Original
+        } else {
+            Direction::Reply
+        };
+        Some((self.entries.get(r as usize / 2)?, dir))
+    }
+
+    /// The tuple and zone `r` stands for.
+    fn key(&self, r: TupleRef) -> Option<(Tuple, u16)> {
+        key_of(&self.entries, r)
     }
 
     /// Number of entries.
@@ -262,5 +295,64 @@ impl ConntrackTable {
     /// True when the table is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// The tuple and zone `r` stands for in `entries`.
+fn key_of(entries: &[ConntrackEntry], r: TupleRef) -> Option<(Tuple, u16)> {
+    let e = entries.get(r as usize / 2)?;
+    let tuple = if r & 1 == 0 { e.orig } else { e.reply };
+    Some((tuple, e.zone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuple(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Tuple {
+        Tuple {
+            src: Ipv4Addr::from(src),
+            dst: Ipv4Addr::from(dst),
+            proto: 6,
+            sport,
+            dport,
+        }
+    }
+
+    fn entry(line: u32, orig: Tuple, reply: Tuple, zone: u16) -> ConntrackEntry {
+        ConntrackEntry {
+            line,
+            timeout: None,
+            state: None,
+            orig,
+            reply,
+            unreplied: false,
+            assured: false,
+            offload: false,
+            mark: 0,
+            zone,
+            text: Text::default(),
+        }
+    }
+
+    #[test]
+    fn find_by_either_tuple_first_entry_wins_zones_apart() {
+        let a = tuple([10, 0, 0, 1], [10, 0, 0, 2], 1000, 80);
+        let dnat = tuple([10, 9, 9, 9], [10, 0, 0, 1], 8080, 1000);
+        let b = tuple([10, 0, 0, 3], [10, 0, 0, 2], 1000, 80);
+        let table = ConntrackTable::new(vec![
+            entry(1, a, dnat, 0),
+            entry(2, a, a.invert(), 0),
+            entry(3, b, b.invert(), 0),
+            entry(4, b, b.invert(), 7),
+        ]);
+        let found = |t: &Tuple, zone| table.find(t, zone).map(|(e, d)| (e.line, d));
+        assert_eq!(found(&a, 0), Some((1, Direction::Original)));
+        assert_eq!(found(&dnat, 0), Some((1, Direction::Reply)));
+        assert_eq!(found(&a.invert(), 0), Some((2, Direction::Reply)));
+        assert_eq!(found(&b.invert(), 0), Some((3, Direction::Reply)));
+        assert_eq!(found(&b, 7), Some((4, Direction::Original)));
+        assert_eq!(found(&b, 1), None);
+        assert_eq!(found(&dnat.invert(), 0), None);
     }
 }

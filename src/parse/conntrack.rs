@@ -7,9 +7,11 @@
 //! copied terminal and is skipped.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::{LineCtx, ParseError, ParseErrors};
 use crate::model::conntrack::{ConntrackEntry, Tuple};
+use crate::model::text::SliceSource;
 
 /// What one dump holds.
 #[derive(Debug, Clone, Default)]
@@ -24,14 +26,28 @@ pub struct ConntrackDump {
 
 /// Parses a dump; with `lenient`, malformed lines become warnings instead of errors.
 pub fn parse_dump(file: &str, text: &str, lenient: bool) -> Result<ConntrackDump, ParseErrors> {
+    parse_dump_shared(file, Arc::new(text.to_string()), lenient)
+}
+
+/// [`parse_dump`] of a dump already in shared memory: each entry's line and
+/// state are ranges of that one copy.
+pub fn parse_dump_shared(
+    file: &str,
+    text: Arc<String>,
+    lenient: bool,
+) -> Result<ConntrackDump, ParseErrors> {
+    let source = SliceSource::new(text);
     let mut dump = ConntrackDump::default();
+    // At most one entry per line: 500,000 entries are never moved to grow.
+    let lines = source.bytes().filter(|&b| b == b'\n').count() + 1;
+    dump.entries.reserve(lines);
     let mut errors = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in source.lines().enumerate() {
         let line = raw.trim_end();
         if line.trim().is_empty() || is_summary(line) {
             continue;
         }
-        match parse_line(file, i + 1, line) {
+        match parse_line(&source, file, i + 1, line) {
             Ok(Some(e)) => dump.entries.push(e),
             Ok(None) => dump.skipped_v6 += 1,
             Err(e) if lenient => dump.warnings.push(e.to_string()),
@@ -79,7 +95,12 @@ struct TupleWords {
 }
 
 /// One entry; `Ok(None)` for an IPv6 entry.
-fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEntry>, ParseError> {
+fn parse_line(
+    source: &SliceSource,
+    file: &str,
+    line: usize,
+    text: &str,
+) -> Result<Option<ConntrackEntry>, ParseError> {
     let cx = LineCtx { file, line, text };
     let mut words = text.split_whitespace().peekable();
     let mut first = words.next().unwrap_or("");
@@ -101,7 +122,7 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
         if let (None, Ok(t)) = (timeout, w.parse::<u32>()) {
             timeout = Some(t);
         } else if state.is_none() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-            state = Some((*w).to_string());
+            state = Some(source.text_of(w));
         } else {
             return Err(cx.err(w, "a timeout, a protocol state or src=…"));
         }
@@ -130,8 +151,7 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
         offload: false,
         mark: 0,
         zone: 0,
-        extra: Vec::new(),
-        text: text.to_string(),
+        text: source.text_of(text),
     };
     let mut tuples = [TupleWords::default(), TupleWords::default()];
     let mut half = 0;
@@ -141,7 +161,7 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<Option<ConntrackEnt
                 "UNREPLIED" => entry.unreplied = true,
                 "ASSURED" => entry.assured = true,
                 "OFFLOAD" | "HW_OFFLOAD" => entry.offload = true,
-                _ => entry.extra.push((flag.to_string(), String::new())),
+                _ => {}
             }
             continue;
         }
@@ -206,7 +226,7 @@ fn tuple_word(
         "code" => t.icmp_code = value.parse().map_err(|_| cx.err(word, "an ICMP code"))?,
         "mark" => e.mark = value.parse().map_err(|_| cx.err(word, "a decimal mark"))?,
         "zone" => e.zone = value.parse().map_err(|_| cx.err(word, "a zone number"))?,
-        _ => e.extra.push((key.to_string(), value.to_string())),
+        _ => {}
     }
     Ok(())
 }

@@ -108,11 +108,11 @@ pub fn with_connection(host: &Host, conn: &Connection) -> Host {
         offload: false,
         mark: conn.mark,
         zone: 0,
-        extra: Vec::new(),
         text: format!(
             "(the traced packet's connection) {} {}",
             conn.orig, conn.reply
-        ),
+        )
+        .into(),
     });
     let mut h = host.clone();
     h.conntrack = ConntrackTable::new(entries);
