@@ -778,11 +778,15 @@ impl RuleSource for DeferredRules {
         /// Chains this long are parsed on two threads (a kube-proxy KUBE-SERVICES).
         const PARALLEL: usize = 1024;
         let lines = self.chain_lines(chain);
-        let parse_all = |lines: &[RuleLine]| {
+        let parse_into = |rules: &mut Vec<Rule>, lines: &[RuleLine]| {
             let source = self.source.handle();
             let mut scratch = Scratch::default();
-            let rules = lines.iter().map(|l| self.parse(&source, l, &mut scratch));
-            rules.collect::<Vec<Rule>>()
+            rules.extend(lines.iter().map(|l| self.parse(&source, l, &mut scratch)));
+        };
+        let parse_all = |lines: &[RuleLine]| {
+            let mut rules = Vec::with_capacity(lines.len());
+            parse_into(&mut rules, lines);
+            rules
         };
         if lines.len() < PARALLEL {
             return parse_all(lines).into_boxed_slice();
@@ -793,9 +797,12 @@ impl RuleSource for DeferredRules {
         let (first, second) = lines.split_at(lines.len() / 2);
         std::thread::scope(|s| {
             let rest = s.spawn(|| parse_all(second));
-            let mut rules = parse_all(first);
+            // Sized for the whole chain: the second half is moved in once, and
+            // the boxed slice needs no copy.
+            let mut rules = Vec::with_capacity(lines.len());
+            parse_into(&mut rules, first);
             match rest.join() {
-                Ok(rest) => rules.extend(rest),
+                Ok(mut rest) => rules.append(&mut rest),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
             rules.into_boxed_slice()
