@@ -399,8 +399,9 @@ impl IpHeaderMatch {
     }
 }
 
-/// One `-A CHAIN …` line.
-#[derive(Debug, Clone)]
+/// One `-A CHAIN …` line. The default is an empty rule at line 0 (`-A` with
+/// no option), which matches every packet and does nothing.
+#[derive(Debug, Clone, Default)]
 pub struct Rule {
     /// 1-based line in the dump.
     pub line: u32,

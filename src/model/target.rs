@@ -106,9 +106,10 @@ pub enum TtlTargetOp {
 }
 
 /// What a rule does when it matches.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub enum Target {
     /// No `-j`/`-g`: the rule only counts (and logs under TRACE), then continues.
+    #[default]
     None,
     /// `-j ACCEPT`: terminal.
     Accept,

@@ -778,35 +778,30 @@ impl RuleSource for DeferredRules {
         /// Chains this long are parsed on two threads (a kube-proxy KUBE-SERVICES).
         const PARALLEL: usize = 1024;
         let lines = self.chain_lines(chain);
-        let parse_into = |rules: &mut Vec<Rule>, lines: &[RuleLine]| {
+        let parse_into = |rules: &mut [Rule], lines: &[RuleLine]| {
             let source = self.source.handle();
             let mut scratch = Scratch::default();
-            rules.extend(lines.iter().map(|l| self.parse(&source, l, &mut scratch)));
+            for (rule, line) in rules.iter_mut().zip(lines) {
+                *rule = self.parse(&source, line, &mut scratch);
+            }
         };
-        let parse_all = |lines: &[RuleLine]| {
-            let mut rules = Vec::with_capacity(lines.len());
-            parse_into(&mut rules, lines);
-            rules
-        };
+        let mut rules: Box<[Rule]> = lines.iter().map(|_| Rule::default()).collect();
         if lines.len() < PARALLEL {
-            return parse_all(lines).into_boxed_slice();
+            parse_into(&mut rules, lines);
+            return rules;
         }
+        // Both halves are parsed in place, into the chain's final slice.
         // A scoped thread, not rayon: this runs inside `OnceLock::get_or_init`, and
         // a rayon worker waiting for its half could pick up another trace that
         // asks for this very chain, initialising the cell reentrantly (deadlock).
-        let (first, second) = lines.split_at(lines.len() / 2);
+        let half = lines.len() / 2;
+        let (first, second) = lines.split_at(half);
+        let (into_first, into_second) = rules.split_at_mut(half);
         std::thread::scope(|s| {
-            let rest = s.spawn(|| parse_all(second));
-            // Sized for the whole chain: the second half is moved in once, and
-            // the boxed slice needs no copy.
-            let mut rules = Vec::with_capacity(lines.len());
-            parse_into(&mut rules, first);
-            match rest.join() {
-                Ok(mut rest) => rules.append(&mut rest),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-            rules.into_boxed_slice()
-        })
+            s.spawn(|| parse_into(into_second, second));
+            parse_into(into_first, first);
+        });
+        rules
     }
 
     fn rule_count(&self, chain: usize) -> usize {
