@@ -82,13 +82,17 @@ fn nftrace_fuzz_check(host: &Host, t: &nftrace::trace::event::Trace) {
                 assert_eq!(rule.line, Some(r.line), "{rule}");
                 assert_eq!(text.as_deref(), Some(r.text.as_str()), "{rule}");
             }
-            // An unconditional ACCEPT/DROP/RETURN rule is logged as policy/return
-            // too (`get_chainname_rulenum` in ip_tables.c).
+            // An unconditional ACCEPT/DROP/QUEUE/RETURN rule is logged as
+            // policy/return too (`get_chainname_rulenum` in ip_tables.c;
+            // fixtures/queue-tail-is-policy).
             _ => match chain.rules().get(n.wrapping_sub(1)) {
                 Some(r) => {
                     assert!(r.is_unconditional(), "{rule}");
                     assert!(
-                        matches!(r.target, Target::Accept | Target::Drop | Target::Return),
+                        matches!(
+                            r.target,
+                            Target::Accept | Target::Drop | Target::Queue | Target::Return
+                        ),
                         "{rule}"
                     );
                     assert_eq!(rule.line, Some(r.line), "{rule}");

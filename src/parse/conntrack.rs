@@ -263,12 +263,18 @@ pub fn parse_stats(file: &str, text: &str) -> Result<Vec<(String, u64)>, ParseEr
             let parsed = word
                 .split_once('=')
                 .and_then(|(k, v)| Some((k, v.parse::<u64>().ok()?)));
+            let error = |expected| ParseError::token(file, i + 1, line, word, expected);
             match parsed {
                 Some((k, v)) => match totals.iter_mut().find(|(name, _)| name == k) {
-                    Some((_, total)) => *total += v,
+                    Some((_, total)) => match total.checked_add(v) {
+                        Some(sum) => *total = sum,
+                        None => {
+                            errors.push(error("a counter whose sum over the cpus fits 64 bits"))
+                        }
+                    },
                     None => totals.push((k.to_string(), v)),
                 },
-                None => errors.push(ParseError::token(file, i + 1, line, word, "counter=number")),
+                None => errors.push(error("counter=number")),
             }
         }
     }
@@ -294,6 +300,9 @@ mod tests {
             ]
         );
         assert!(super::parse_stats("s", "cpu=0 found=x").is_err());
+        let max = u64::MAX;
+        let e = super::parse_stats("s", &format!("cpu=0 drop={max}\ncpu=1 drop=1\n")).unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].found.as_str()), (2, "drop=1"));
     }
 
     use super::*;

@@ -417,8 +417,12 @@ fn kube_proxy_workloads_load_under_the_kernel_checks() {
     }
 }
 
-/// A rule the kernel's TRACE logs like a chain's tail.
+/// A rule the kernel's TRACE logs like a chain's tail (fixtures/queue-tail-is-policy).
 fn tail_like(r: &Rule) -> bool {
     use nftrace::model::target::Target;
-    r.is_unconditional() && matches!(r.target, Target::Accept | Target::Drop | Target::Return)
+    let standard = matches!(
+        r.target,
+        Target::Accept | Target::Drop | Target::Queue | Target::Return
+    );
+    r.is_unconditional() && standard
 }
