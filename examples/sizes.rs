@@ -1,4 +1,5 @@
-//! Prints the in-memory size of the model's per-rule types (issue 6).
+//! Prints the in-memory size of the model types there are one of per rule, route
+//! or conntrack entry (issue 6).
 //!
 //! `cargo run --release --example sizes`
 

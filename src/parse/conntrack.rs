@@ -38,9 +38,7 @@ pub fn parse_dump_shared(
 ) -> Result<ConntrackDump, ParseErrors> {
     let source = SliceSource::new(text);
     let mut dump = ConntrackDump::default();
-    // At most one entry per line: 500,000 entries are never moved to grow.
-    let lines = source.bytes().filter(|&b| b == b'\n').count() + 1;
-    dump.entries.reserve(lines);
+    dump.entries.reserve(super::line_count(&source));
     let mut errors = Vec::new();
     for (i, raw) in source.lines().enumerate() {
         let line = raw.trim_end();

@@ -63,10 +63,9 @@ pub fn parse_shared(
 ) -> Result<RouteDump, ParseErrors> {
     let source = SliceSource::new(text);
     let mut dump = RouteDump::default();
-    // At most one route per line, plus room for the local routes
-    // `Routing::from_dumps` may add: a million routes are never moved to grow.
-    // Capacity never written costs address space, not memory.
-    let lines = source.bytes().filter(|&b| b == b'\n').count() + 1;
+    // Plus room for the local routes `Routing::from_dumps` may add: capacity
+    // never written costs address space, not memory.
+    let lines = super::line_count(&source);
     dump.routes.reserve(lines + lines / 16 + 256);
     let mut errors = Vec::new();
     let mut last_skipped = false;

@@ -261,6 +261,12 @@ impl From<ParseError> for ParseErrors {
     }
 }
 
+/// How many lines `text` has: an upper bound on the records of a dump with one
+/// per line, to reserve a large dump's vector once instead of moving it as it grows.
+pub(crate) fn line_count(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count() + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
