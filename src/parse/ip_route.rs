@@ -596,6 +596,11 @@ mod tests {
             "192.0.2.0/24 nhid 7 via 10.0.0.1 dev eth0 proto static mtu lock 1400 tos 0x10 onlink",
         );
         assert_eq!(r.info.nhid, Some(7));
+        // JSON keeps one flat object per route, shared attributes included.
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(json["protocol"], "static");
+        assert_eq!(json["nexthops"][0]["flags"][0], "onlink");
+        assert_eq!(json["text"], r.text.as_str());
         assert_eq!(r.tos, 0x10);
         assert_eq!(r.info.protocol.as_deref(), Some("static"));
         assert_eq!(
