@@ -168,8 +168,10 @@ impl BundlePaths {
         let mut host = Host::new(ruleset, routing, notes);
         host.sysctls = sysctls.unwrap_or_default();
         host.conntrack = conntrack;
-        host.ipvs = self.load_ipvs(&mut host.load_notes)?;
-        host.ipsets = self.optional(&self.ipset, parse::ipset::parse)?;
+        host.ipvs = Arc::new(self.load_ipvs(&mut host.load_notes)?);
+        host.ipsets = self
+            .optional(&self.ipset, parse::ipset::parse)?
+            .map(Arc::new);
         if let Some(dir) = &self.dir {
             let stats = dir.join("conntrack-stats.txt");
             if stats.is_file() {

@@ -44,9 +44,11 @@ fn host(text: &str) -> Host {
     if let Some(ct) = conntrack {
         host.conntrack = nftrace::model::conntrack::ConntrackTable::new(ct.entries);
     }
-    host.ipsets = ipsets;
-    host.ipvs.services = services.map(|s| s.services).unwrap_or_default();
-    host.ipvs.conns = conns.unwrap_or_default();
+    host.ipsets = ipsets.map(std::sync::Arc::new);
+    host.ipvs = std::sync::Arc::new(nftrace::model::ipvs::Ipvs {
+        services: services.map(|s| s.services).unwrap_or_default(),
+        conns: conns.unwrap_or_default(),
+    });
     host
 }
 

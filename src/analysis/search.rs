@@ -366,7 +366,7 @@ impl Atoms {
                 port.insert(u32::from(b) + 1);
             }
         }
-        for e in &host.conntrack.entries {
+        for e in host.conntrack.entries() {
             for t in [&e.orig, &e.reply] {
                 both.host(t.src);
                 both.host(t.dst);

@@ -36,7 +36,7 @@ fn summary(host: &Host) -> String {
     }
     let ct = &host.conntrack;
     let _ = writeln!(s, "conntrack entries ({}):", ct.len());
-    for e in &ct.entries {
+    for e in ct.entries() {
         let _ = writeln!(s, "  {}", e.text);
     }
     if !host.conntrack_stats.is_empty() {

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
@@ -232,10 +233,19 @@ pub enum Direction {
 /// The conntrack table, hashed by both tuples as the kernel's is.
 #[derive(Debug, Clone, Default)]
 pub struct ConntrackTable {
-    /// Entries in dump order.
-    pub entries: Vec<ConntrackEntry>,
-    /// Each entry's two tuples (with its zone), as [`TupleRef`]s: the tuples
-    /// themselves stay in `entries` (five bytes a tuple for 500,000 entries).
+    /// The dump's entries and their index, shared by every table built on them.
+    dump: Arc<IndexedEntries>,
+    /// Connections added after the dump ([`ConntrackTable::with_connection`]),
+    /// found only where the dump has no entry.
+    added: Vec<ConntrackEntry>,
+}
+
+/// Entries in dump order, with each one's two tuples (and zone) hashed.
+#[derive(Debug, Default)]
+struct IndexedEntries {
+    entries: Vec<ConntrackEntry>,
+    /// [`TupleRef`]s: the tuples themselves stay in `entries` (five bytes a
+    /// tuple for 500,000 entries).
     index: HashTable<TupleRef>,
     hasher: foldhash::fast::RandomState,
 }
@@ -246,14 +256,66 @@ type TupleRef = u32;
 impl ConntrackTable {
     /// Builds the table and its index. When two entries share a tuple the first wins.
     pub fn new(entries: Vec<ConntrackEntry>) -> ConntrackTable {
-        let mut table = ConntrackTable {
+        ConntrackTable {
+            dump: Arc::new(IndexedEntries::new(entries)),
+            added: Vec::new(),
+        }
+    }
+
+    /// This table with `entry` added after the others (the traced packet's own
+    /// connection, for its reply), sharing the dump's entries and index.
+    pub fn with_connection(&self, entry: ConntrackEntry) -> ConntrackTable {
+        let mut added = self.added.clone();
+        added.push(entry);
+        ConntrackTable {
+            dump: Arc::clone(&self.dump),
+            added,
+        }
+    }
+
+    /// The entry holding `tuple` in either direction (`nf_conntrack_find_get`).
+    pub fn find(&self, tuple: &Tuple, zone: u16) -> Option<(&ConntrackEntry, Direction)> {
+        self.dump.find(tuple, zone).or_else(|| {
+            self.added.iter().find_map(|e| {
+                let dir = if e.orig == *tuple {
+                    Direction::Original
+                } else if e.reply == *tuple {
+                    Direction::Reply
+                } else {
+                    return None;
+                };
+                (e.zone == zone).then_some((e, dir))
+            })
+        })
+    }
+
+    /// Every entry: the dump's in order, then the added ones.
+    pub fn entries(&self) -> impl Iterator<Item = &ConntrackEntry> {
+        self.dump.entries.iter().chain(&self.added)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.dump.entries.len() + self.added.len()
+    }
+
+    /// True when the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl IndexedEntries {
+    /// Indexes both tuples of every entry; the first entry with a tuple wins.
+    fn new(entries: Vec<ConntrackEntry>) -> IndexedEntries {
+        let mut table = IndexedEntries {
             index: HashTable::with_capacity(entries.len() * 2),
             entries,
             hasher: foldhash::fast::RandomState::default(),
         };
         let refs = (0..table.entries.len()).filter_map(|i| u32::try_from(i * 2).ok());
         for r in refs.flat_map(|r| [r, r + 1]) {
-            let key = table.key(r);
+            let key = key_of(&table.entries, r);
             let hash = table.hasher.hash_one(key);
             let entry = table.index.entry(
                 hash,
@@ -267,8 +329,8 @@ impl ConntrackTable {
         table
     }
 
-    /// The entry holding `tuple` in either direction (`nf_conntrack_find_get`).
-    pub fn find(&self, tuple: &Tuple, zone: u16) -> Option<(&ConntrackEntry, Direction)> {
+    /// The entry holding `tuple` in `zone`, and which of its tuples it is.
+    fn find(&self, tuple: &Tuple, zone: u16) -> Option<(&ConntrackEntry, Direction)> {
         let key = Some((*tuple, zone));
         let hash = self.hasher.hash_one(key);
         let &r = self
@@ -280,21 +342,6 @@ impl ConntrackTable {
             Direction::Reply
         };
         Some((self.entries.get(r as usize / 2)?, dir))
-    }
-
-    /// The tuple and zone `r` stands for.
-    fn key(&self, r: TupleRef) -> Option<(Tuple, u16)> {
-        key_of(&self.entries, r)
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 
@@ -354,5 +401,27 @@ mod tests {
         assert_eq!(found(&b, 7), Some((4, Direction::Original)));
         assert_eq!(found(&b, 1), None);
         assert_eq!(found(&dnat.invert(), 0), None);
+    }
+
+    #[test]
+    fn an_added_connection_is_found_where_the_dump_has_none() {
+        let a = tuple([10, 0, 0, 1], [10, 0, 0, 2], 1000, 80);
+        let b = tuple([10, 0, 0, 3], [10, 0, 0, 2], 1000, 80);
+        let dump = ConntrackTable::new(vec![entry(1, a, a.invert(), 0)]);
+        let added = dump
+            .with_connection(entry(0, b, b.invert(), 0))
+            .with_connection(entry(9, a, a.invert(), 0));
+        let found = |t: &ConntrackTable, tuple: &Tuple| t.find(tuple, 0).map(|(e, d)| (e.line, d));
+        assert_eq!(found(&added, &b.invert()), Some((0, Direction::Reply)));
+        assert_eq!(
+            found(&added, &a),
+            Some((1, Direction::Original)),
+            "the dump's entry first"
+        );
+        assert_eq!(added.find(&b, 3).map(|(e, _)| e.line), None, "zone 3");
+        assert_eq!(found(&dump, &b), None, "the dump's own table is unchanged");
+        let lines: Vec<u32> = added.entries().map(|e| e.line).collect();
+        assert_eq!((lines, added.len(), dump.len()), (vec![1, 0, 9], 3, 1));
+        assert!(Arc::ptr_eq(&dump.dump, &added.dump));
     }
 }

@@ -10,21 +10,25 @@ pub mod ruleset;
 pub mod target;
 pub mod text;
 
+use std::sync::Arc;
+
 use ruleset::{Ruleset, TableName};
 
 /// One host as the dumps describe it: everything a trace reads, read-only.
 #[derive(Debug, Clone, Default)]
 pub struct Host {
-    /// The iptables ruleset (empty when no dump was given).
-    pub ruleset: Ruleset,
+    /// The iptables ruleset (empty when no dump was given). Shared: a host
+    /// derived from this one (the reply's, with the first packet's connection)
+    /// copies none of the large parts.
+    pub ruleset: Arc<Ruleset>,
     /// Interfaces, routes and policy rules.
-    pub routing: routing::Routing,
+    pub routing: Arc<routing::Routing>,
     /// What was assumed while loading (missing files, defaults), shown in every output.
     pub load_notes: Vec<String>,
     /// IPVS services and connections (`ipvsadm.txt`, `ipvs-conn.txt`).
-    pub ipvs: ipvs::Ipvs,
+    pub ipvs: Arc<ipvs::Ipvs>,
     /// ipsets (`ipset.txt`), when a dump was given.
-    pub ipsets: Option<ipset::IpSets>,
+    pub ipsets: Option<Arc<ipset::IpSets>>,
     /// `conntrack -S` counters summed over cpus (`conntrack-stats.txt`).
     pub conntrack_stats: Vec<(String, u64)>,
     /// Connections from `conntrack -L` (empty when none was given).
@@ -40,13 +44,13 @@ impl Host {
     pub fn new(ruleset: Ruleset, routing: routing::Routing, load_notes: Vec<String>) -> Host {
         Host {
             conntrack_enabled: ruleset.needs_conntrack(),
-            ruleset,
-            routing,
+            ruleset: Arc::new(ruleset),
+            routing: Arc::new(routing),
             load_notes,
             sysctls: std::collections::BTreeMap::new(),
             conntrack: conntrack::ConntrackTable::default(),
             conntrack_stats: Vec::new(),
-            ipvs: ipvs::Ipvs::default(),
+            ipvs: Arc::default(),
             ipsets: None,
         }
     }

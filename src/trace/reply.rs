@@ -3,7 +3,9 @@
 
 use super::event::{Disposition, Trace};
 use super::hooks::Probe;
-use crate::model::conntrack::{Connection, ConntrackEntry, ConntrackTable};
+use std::sync::Arc;
+
+use crate::model::conntrack::{Connection, ConntrackEntry};
 use crate::model::packet::{tcp_flag, Ingress, Packet, Transport};
 use crate::model::Host;
 use std::net::Ipv4Addr;
@@ -85,19 +87,20 @@ fn answer(first: &Trace, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Option<P
     })
 }
 
-/// The host with the first packet's IPVS connection added to its table.
+/// The host with the first packet's IPVS connection added to its table (the
+/// ruleset, routes and conntrack table are shared, not copied).
 pub fn with_ipvs_conn(host: &Host, conn: &crate::model::ipvs::IpvsConn) -> Host {
     let mut conns = host.ipvs.conns.conns.clone();
     conns.push(conn.clone());
     let mut h = host.clone();
-    h.ipvs.conns = crate::model::ipvs::IpvsConnTable::new(conns);
+    Arc::make_mut(&mut h.ipvs).conns = crate::model::ipvs::IpvsConnTable::new(conns);
     h
 }
 
-/// The host with the first packet's connection added to its conntrack table.
+/// The host with the first packet's connection added to its conntrack table
+/// (which shares the dump's entries; nothing large is copied).
 pub fn with_connection(host: &Host, conn: &Connection) -> Host {
-    let mut entries = host.conntrack.entries.clone();
-    entries.push(ConntrackEntry {
+    let entry = ConntrackEntry {
         line: 0,
         timeout: None,
         state: None,
@@ -113,8 +116,8 @@ pub fn with_connection(host: &Host, conn: &Connection) -> Host {
             conn.orig, conn.reply
         )
         .into(),
-    });
+    };
     let mut h = host.clone();
-    h.conntrack = ConntrackTable::new(entries);
+    h.conntrack = host.conntrack.with_connection(entry);
     h
 }

@@ -233,7 +233,7 @@ impl Walk<'_> {
             assume: &self.opts.assume,
             local: self.local,
             ipvs: self.ipvs.as_ref(),
-            ipsets: self.host.ipsets.as_ref(),
+            ipsets: self.host.ipsets.as_deref(),
         }
     }
 
