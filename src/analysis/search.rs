@@ -26,7 +26,7 @@ use std::net::Ipv4Addr;
 use super::cond::{rule_conds, Cond, Field, View, Want};
 use crate::check::observe::Observed;
 use crate::model::packet::{proto, tcp_flag, Ingress, Packet, Transport};
-use crate::model::ruleset::Rule;
+use crate::model::ruleset::{Rule, TableName};
 use crate::model::target::Target;
 use crate::model::Host;
 use crate::trace::event::{Evaluation, Event, NatKind, Trace, Verdict};
@@ -133,6 +133,7 @@ pub fn search(host: &Host, start: Region, goal: &Goal, opts: &SearchOptions) -> 
     };
     let mut work = vec![start];
     let mut classes: Vec<Class> = Vec::new();
+    let mut conds = RuleConds::default();
     let mut traces = 0;
     while let Some(region) = work.pop() {
         if traces >= opts.max_traces {
@@ -143,7 +144,7 @@ pub fn search(host: &Host, start: Region, goal: &Goal, opts: &SearchOptions) -> 
         probe.packet.mark = opts.mark;
         let t = trace(host, &probe, &recording);
         traces += 1;
-        let (path, assumptions) = path_condition(host, &probe, &t, &atoms);
+        let (path, assumptions) = path_condition(host, &probe, &t, &atoms, &mut conds);
         let class_region = intersect(&region, &path);
         work.extend(subtract(&region, &path));
         let observed = Observed::new(host, &t);
@@ -494,8 +495,32 @@ fn single_valued(rule: &Rule) -> (bool, bool) {
     }
 }
 
+/// Each rule's conditions ([`rule_conds`]), worked out the first time a walk
+/// meets the rule: a search walks the same rules hundreds of thousands of times.
+#[derive(Default)]
+struct RuleConds(RuleCondMap);
+
+/// (table, chain index, rule index) → the rule's conditions.
+type RuleCondMap =
+    std::collections::HashMap<(TableName, usize, usize), Vec<Cond>, foldhash::fast::RandomState>;
+
+impl RuleConds {
+    /// The conditions of the rule `e` evaluated.
+    fn of(&mut self, rule: &Rule, e: &Evaluation) -> &[Cond] {
+        self.0
+            .entry((e.table, e.chain, e.rule))
+            .or_insert_with(|| rule_conds(rule))
+    }
+}
+
 /// The region of packets that take the walk `t` took, and what it assumed.
-fn path_condition(host: &Host, probe: &Probe, t: &Trace, atoms: &Atoms) -> (Region, Vec<String>) {
+fn path_condition(
+    host: &Host,
+    probe: &Probe,
+    t: &Trace,
+    atoms: &Atoms,
+    conds: &mut RuleConds,
+) -> (Region, Vec<String>) {
     let mut region = everything(probe);
     let mut notes = Vec::new();
     let varying = rewrites(host, t).varying;
@@ -509,7 +534,8 @@ fn path_condition(host: &Host, probe: &Probe, t: &Trace, atoms: &Atoms) -> (Regi
         let Some(rule) = rule_of(host, e) else {
             continue;
         };
-        constrain_rule(&mut region, probe, rule, e, &varying, &mut notes);
+        let conds = conds.of(rule, e);
+        constrain_rule(&mut region, probe, conds, e, &varying, &mut notes);
     }
     apply_atoms(&mut region, probe, atoms);
     (region, notes)
@@ -528,15 +554,14 @@ fn rule_of<'h>(host: &'h Host, e: &Evaluation) -> Option<&'h Rule> {
 fn constrain_rule(
     region: &mut Region,
     probe: &Probe,
-    rule: &Rule,
+    conds: &[Cond],
     e: &Evaluation,
     varying: &[Field],
     notes: &mut Vec<String>,
 ) {
     let view = View::of(e);
-    let conds = rule_conds(rule);
     if e.matched {
-        for k in &conds {
+        for k in conds {
             constrain(region, probe, k, &view, true, varying, notes);
         }
         return;
@@ -546,7 +571,7 @@ fn constrain_rule(
     match first_false {
         Some(k) => constrain(region, probe, k, &view, false, varying, notes),
         None => {
-            for k in &conds {
+            for k in conds {
                 constrain(
                     region,
                     probe,
