@@ -93,7 +93,10 @@ pub fn with_ipvs_conn(host: &Host, conn: &crate::model::ipvs::IpvsConn) -> Host 
     let mut conns = host.ipvs.conns.conns.clone();
     conns.push(conn.clone());
     let mut h = host.clone();
-    Arc::make_mut(&mut h.ipvs).conns = crate::model::ipvs::IpvsConnTable::new(conns);
+    h.ipvs = Arc::new(crate::model::ipvs::Ipvs {
+        services: host.ipvs.services.clone(),
+        conns: crate::model::ipvs::IpvsConnTable::new(conns),
+    });
     h
 }
 
