@@ -11,8 +11,11 @@ use crate::model::packet::{tcp_flag, Transport};
 impl Walk<'_> {
     /// Attaches a conntrack to the packet, as `nf_conntrack_in` does.
     pub fn conntrack_in(&mut self) {
-        if !matches!(self.ct, CtState::Unset) {
+        if !matches!(self.ct, CtState::Unset | CtState::Invalid) {
             // Untracked (raw NOTRACK) or already attached (loopback): nothing to do.
+            // A looped-back copy of an INVALID packet has no conntrack
+            // (`skb->_nfct` is 0) and is looked up again, and counted invalid
+            // again (fixtures/invalid-loopback-tracked-again).
             return;
         }
         if !self.conntrack_on() {

@@ -174,9 +174,11 @@ impl Walk<'_> {
     }
 
     /// `NOTRACK` / `CT --notrack`: attach the untracked template, so conntrack and
-    /// every nat chain skip the packet.
+    /// every nat chain skip the packet. A looped-back packet keeps its conntrack
+    /// ("previously seen", `notrack_tg` in xt_CT.c) unless that was INVALID, which
+    /// leaves `skb->_nfct` at 0 (fixtures/difftest-invalid-loopback-notrack).
     fn notrack(&mut self) -> TargetResult {
-        if matches!(self.ct, CtState::Unset) {
+        if matches!(self.ct, CtState::Unset | CtState::Invalid) {
             self.ct = CtState::Untracked;
         }
         TargetResult::Continue

@@ -146,3 +146,31 @@ fn replay_dir_from_env() {
         report.display()
     );
 }
+
+/// The `conntrack -S` invalid counter is not compared for every probe (an ICMP
+/// error without a connection is INVALID to `--ctstate` but not counted), but
+/// where a looped-back copy is looked up again the kernel counts both lookups,
+/// and nftrace shows both.
+#[test]
+fn an_invalid_packet_looped_back_is_looked_up_again() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid-loopback-tracked-again");
+    let text = std::fs::read_to_string(dir.join("recorded.json")).expect("readable");
+    let rec: Value = serde_json::from_str(&text).expect("valid JSON");
+    let [syn, ack] = rec["probes"].as_array().expect("probes").as_slice() else {
+        panic!("two probes");
+    };
+    let kernel = ack["conntrack_stats_delta"]["invalid"].as_i64();
+    assert_eq!(kernel, Some(2), "the recording");
+    let host = host_for(&dir, "ack", ack, &super::replay::strings(&syn["conntrack"]));
+    let args: Vec<String> = super::replay::strings(&ack["nftrace_args"]);
+    let probe = nftrace::cli::probe_from_flags(&args).expect("probe");
+    let t = nftrace::trace::trace(&host, &probe, &Default::default());
+    let invalid = t.events.iter().filter(|e| {
+        matches!(e, nftrace::trace::event::Event::Conntrack { state, .. } if state == "INVALID")
+    });
+    assert_eq!(
+        invalid.count(),
+        2,
+        "OUTPUT, then the looped-back copy in PREROUTING"
+    );
+}
