@@ -275,18 +275,14 @@ impl ConntrackTable {
 
     /// The entry holding `tuple` in either direction (`nf_conntrack_find_get`).
     pub fn find(&self, tuple: &Tuple, zone: u16) -> Option<(&ConntrackEntry, Direction)> {
-        self.dump.find(tuple, zone).or_else(|| {
-            self.added.iter().find_map(|e| {
-                let dir = if e.orig == *tuple {
-                    Direction::Original
-                } else if e.reply == *tuple {
-                    Direction::Reply
-                } else {
-                    return None;
-                };
-                (e.zone == zone).then_some((e, dir))
-            })
-        })
+        // In the order the index gives the dump: entry by entry, first wins.
+        let added = self.added.iter().filter(|e| e.zone == zone).find_map(|e| {
+            [(e.orig, Direction::Original), (e.reply, Direction::Reply)]
+                .into_iter()
+                .find(|(t, _)| t == tuple)
+                .map(|(_, dir)| (e, dir))
+        });
+        self.dump.find(tuple, zone).or(added)
     }
 
     /// Every entry: the dump's in order, then the added ones.

@@ -785,12 +785,16 @@ impl RuleSource for DeferredRules {
                 *rule = self.parse(&source, line, &mut scratch);
             }
         };
-        let mut rules: Box<[Rule]> = lines.iter().map(|_| Rule::default()).collect();
         if lines.len() < PARALLEL {
-            parse_into(&mut rules, lines);
-            return rules;
+            let source = self.source.handle();
+            let mut scratch = Scratch::default();
+            return lines
+                .iter()
+                .map(|l| self.parse(&source, l, &mut scratch))
+                .collect();
         }
         // Both halves are parsed in place, into the chain's final slice.
+        let mut rules: Box<[Rule]> = lines.iter().map(|_| Rule::default()).collect();
         // A scoped thread, not rayon: this runs inside `OnceLock::get_or_init`, and
         // a rayon worker waiting for its half could pick up another trace that
         // asks for this very chain, initialising the cell reentrantly (deadlock).
