@@ -220,6 +220,16 @@ impl BundlePaths {
     }
 
     /// Every path given.
+    /// The size of the files to read, in bytes (standard input and files that
+    /// cannot be examined count 0: loading reports them).
+    pub fn input_bytes(&self) -> u64 {
+        self.all()
+            .filter(|p| p.as_os_str() != "-")
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
     fn all(&self) -> impl Iterator<Item = &PathBuf> {
         [
             &self.iptables,

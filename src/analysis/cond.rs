@@ -244,8 +244,8 @@ impl Cond {
     pub fn holds(&self, view: &View) -> Option<bool> {
         let inner = match (&self.want, self.field) {
             (Want::Opaque, _) => return None,
-            (Want::Iface(name), Field::InIface) => iface(name).matches(&view.in_dev),
-            (Want::Iface(name), _) => iface(name).matches(&view.out_dev),
+            (Want::Iface(name), Field::InIface) => IfaceMatch::name_matches(name, &view.in_dev),
+            (Want::Iface(name), _) => IfaceMatch::name_matches(name, &view.out_dev),
             (Want::States(s), _) => s.contains(&view.ct_state),
             (want, field) => match view.number(field) {
                 // A port or ICMP condition on a packet without that header never matches.
@@ -304,10 +304,6 @@ fn range_sep(field: Field) -> &'static str {
         Field::Src | Field::Dst => "-",
         _ => ":",
     }
-}
-
-fn iface(name: &str) -> IfaceMatch {
-    IfaceMatch { name: name.into() }
 }
 
 impl Want {
@@ -384,9 +380,9 @@ pub fn rule_conds(rule: &Rule) -> Vec<Cond> {
         if let Some(n) = n {
             out.push(Cond {
                 field,
-                want: Want::Iface(n.value.name.to_string()),
+                want: Want::Iface(n.value.name().to_string()),
                 invert: n.invert,
-                text: format!("{}{flag} {}", bang(n.invert), n.value.name),
+                text: format!("{}{flag} {}", bang(n.invert), n.value.name()),
             });
         }
     }
@@ -396,7 +392,7 @@ pub fn rule_conds(rule: &Rule) -> Vec<Cond> {
             field: Field::Proto,
             want: Want::Ranges(vec![(v, v)]),
             invert: n.invert,
-            text: format!("{}-p {}", bang(n.invert), n.value.spelling),
+            text: format!("{}-p {}", bang(n.invert), n.value.spelling()),
         });
     }
     if let Some(invert) = ip.fragment {

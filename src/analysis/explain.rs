@@ -12,7 +12,7 @@ use super::cond::{rule_conds, Cond, Field, View, Want};
 use super::{flag_for, ingress_dev, input_value, set_input};
 use crate::check::observe::{deciding_rule, Observed};
 use crate::model::packet::Ingress;
-use crate::model::ruleset::{Rule, TableName};
+use crate::model::ruleset::{IfaceMatch, Rule, TableName};
 use crate::model::target::Target;
 use crate::model::Host;
 use crate::trace::event::{Evaluation, Hook, Trace};
@@ -465,13 +465,7 @@ impl<'h> Fix<'h> {
         let Want::Iface(name) = &k.want else {
             return Err("unreadable interface condition".into());
         };
-        let holds = |dev: &str| {
-            crate::model::ruleset::IfaceMatch {
-                name: name.as_str().into(),
-            }
-            .matches(dev)
-                ^ k.invert
-        };
+        let holds = |dev: &str| IfaceMatch::name_matches(name, dev) ^ k.invert;
         let dev = self
             .host
             .routing

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use super::cond::{complement, field_max, rule_conds, Cond, Field, Want};
 use crate::model::packet::{Ingress, Packet, Transport};
-use crate::model::ruleset::{Chain, Policy, Rule, Table, TableName};
+use crate::model::ruleset::{Chain, IfaceMatch, Policy, Rule, Table, TableName};
 use crate::model::target::Target;
 use crate::model::Host;
 use crate::trace::event::{Disposition, Event, Trace, Verdict};
@@ -491,15 +491,8 @@ fn satisfy(host: &Host, probe: &mut Probe, k: &Cond) -> bool {
             let Want::Iface(n) = &k.want else {
                 return false;
             };
-            let m = crate::model::ruleset::IfaceMatch {
-                name: n.as_str().into(),
-            };
-            match host
-                .routing
-                .links
-                .iter()
-                .find(|l| m.matches(&l.name) ^ k.invert)
-            {
+            let holds = |dev: &str| IfaceMatch::name_matches(n, dev) ^ k.invert;
+            match host.routing.links.iter().find(|l| holds(&l.name)) {
                 Some(l) => {
                     probe.ingress = Ingress::Interface(l.name.clone());
                     true

@@ -26,7 +26,7 @@ use std::net::Ipv4Addr;
 use super::cond::{rule_conds, Cond, Field, View, Want};
 use crate::check::observe::Observed;
 use crate::model::packet::{proto, tcp_flag, Ingress, Packet, Transport};
-use crate::model::ruleset::{Rule, TableName};
+use crate::model::ruleset::{IfaceMatch, Rule, TableName};
 use crate::model::target::Target;
 use crate::model::Host;
 use crate::trace::event::{Evaluation, Event, NatKind, Trace, Verdict};
@@ -671,12 +671,10 @@ fn constrain_iif(region: &mut Region, probe: &Probe, k: &Cond, view: &View, held
         return;
     }
     let Want::Iface(name) = &k.want else { return };
-    let m = crate::model::ruleset::IfaceMatch {
-        name: name.as_str().into(),
-    };
+    let holds = |d: &str| IfaceMatch::name_matches(name, d) ^ k.invert;
     region
         .iif
-        .retain(|d| (m.matches(d.as_deref().unwrap_or("")) ^ k.invert) == held);
+        .retain(|d| holds(d.as_deref().unwrap_or("")) == held);
 }
 
 /// The values of `0..=max` with `(v & mask) == bits`, as intervals: one

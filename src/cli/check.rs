@@ -10,7 +10,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::args::{CheckArgs, DiffArgs, ReportFormat};
 use crate::bundle::BundlePaths;
 use crate::check::{self, file::ProbeSpec, report};
-use crate::model::Host;
 
 /// Probe runs from which a progress bar is worth showing.
 const PROGRESS_FROM: u64 = 200;
@@ -19,9 +18,15 @@ const PROGRESS_FROM: u64 = 200;
 pub(super) fn run_check(a: &CheckArgs) -> Result<(String, u8)> {
     let specs = read_probes(&a.probes)?;
     let dirs = expand_dumps(&a.dump)?;
+    let bundles = dirs
+        .iter()
+        .map(|d| bundle_paths(d, a.lenient))
+        .collect::<Result<Vec<_>>>()?;
+    super::pages::fit_to(&bundles.iter().collect::<Vec<_>>());
     let hosts = dirs
         .iter()
-        .map(|d| Ok((d.display().to_string(), load_dir(d, a.lenient)?)))
+        .zip(&bundles)
+        .map(|(d, b)| Ok((d.display().to_string(), b.load()?)))
         .collect::<Result<Vec<_>>>()?;
     let bar = progress((specs.len() * hosts.len()) as u64);
     let reports = check::run(&hosts, &specs, &|| bar.inc(1));
@@ -40,8 +45,12 @@ pub(super) fn run_check(a: &CheckArgs) -> Result<(String, u8)> {
 
 /// `nftrace diff`: exit 1 when some probe behaves differently.
 pub(super) fn run_diff(a: &DiffArgs) -> Result<(String, u8)> {
-    let before = load_dir(&a.before, false)?;
-    let after = load_dir(&a.after, false)?;
+    let (before, after) = (
+        bundle_paths(&a.before, false)?,
+        bundle_paths(&a.after, false)?,
+    );
+    super::pages::fit_to(&[&before, &after]);
+    let (before, after) = (before.load()?, after.load()?);
     let specs = match &a.probes {
         Some(p) => read_probes(p)?,
         None => crate::diff::generate(&before, &after),
@@ -62,12 +71,12 @@ fn read_probes(path: &Path) -> Result<Vec<ProbeSpec>> {
     Ok(check::file::parse(&path.display().to_string(), &text)?)
 }
 
-fn load_dir(dir: &Path, lenient: bool) -> Result<Host> {
+fn bundle_paths(dir: &Path, lenient: bool) -> Result<BundlePaths> {
     let paths = BundlePaths {
         lenient,
         ..BundlePaths::default()
     };
-    Ok(paths.with_dir(dir)?.load()?)
+    Ok(paths.with_dir(dir)?)
 }
 
 /// `--dump` values: folders, or globs expanded in sorted order.

@@ -5,6 +5,7 @@
 mod analysis;
 mod args;
 mod check;
+mod pages;
 mod show;
 mod tools;
 
@@ -25,6 +26,7 @@ use args::{Cli, Command, InputArgs, TraceArgs, TraceFormat};
 
 /// Runs the command line; returns the process exit code.
 pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    pages::start_small();
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
@@ -90,6 +92,7 @@ fn load(input: &InputArgs) -> Result<Host> {
     if let Some(dir) = &input.dump {
         paths = paths.with_dir(dir)?;
     }
+    pages::fit_to(&[&paths]);
     Ok(paths.load()?)
 }
 

@@ -57,10 +57,10 @@ impl Wish {
             self.proto = Some(p.value.number);
         }
         if let Some(i) = ip.in_iface.as_ref().filter(|i| !i.invert) {
-            self.iif = Some(device(&i.value.name));
+            self.iif = Some(device(i.value.name()));
         }
         if let Some(o) = ip.out_iface.as_ref().filter(|o| !o.invert) {
-            self.oif = Some(device(&o.value.name));
+            self.oif = Some(device(o.value.name()));
         }
         for m in &rule.matches {
             self.add_match(&m.kind);

@@ -4,6 +4,7 @@
 //! File order is evaluation order: the n-th `-A CHAIN` line of a chain is rule n,
 //! the number the kernel prints in `TRACE: table:chain:type:rulenum`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -349,30 +350,172 @@ pub struct RuleSpelling {
 }
 
 /// An interface name in `-i`/`-o`; a trailing `+` makes it a prefix match.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+///
+/// Held inline, as the kernel's `ipt_ip` holds `iniface[IFNAMSIZ]`: a rule
+/// header is one of hundreds of thousands and allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct IfaceMatch {
-    /// The name as written, including any trailing `+` (at most 15 bytes).
-    pub name: Box<str>,
+    len: u8,
+    bytes: [u8; IfaceMatch::MAX_LEN],
 }
 
 impl IfaceMatch {
+    /// The longest name (`IFNAMSIZ` - 1).
+    pub const MAX_LEN: usize = 15;
+
+    /// The name as written, including any trailing `+`; `None` when it is
+    /// empty or longer than [`IfaceMatch::MAX_LEN`] bytes.
+    pub fn new(name: &str) -> Option<IfaceMatch> {
+        let len = name.len();
+        if len == 0 || len > Self::MAX_LEN {
+            return None;
+        }
+        let mut bytes = [0; Self::MAX_LEN];
+        bytes[..len].copy_from_slice(name.as_bytes());
+        Some(IfaceMatch {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    /// The name as written.
+    pub fn name(&self) -> &str {
+        // Copied from a `&str` whole, so always UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
     /// `ifname_compare_aligned`: exact, or prefix when the rule's name ends in `+`.
     /// The empty device (no in/out device at this hook) matches only a rule name `+`.
     pub fn matches(&self, dev: &str) -> bool {
-        match self.name.strip_suffix('+') {
+        Self::name_matches(self.name(), dev)
+    }
+
+    /// [`IfaceMatch::matches`] for a rule's name held elsewhere.
+    pub fn name_matches(name: &str, dev: &str) -> bool {
+        match name.strip_suffix('+') {
             Some(prefix) => dev.starts_with(prefix),
-            None => &*self.name == dev,
+            None => name == dev,
         }
     }
 }
 
+impl fmt::Debug for IfaceMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IfaceMatch")
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+impl serde::Serialize for IfaceMatch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("IfaceMatch", 1)?;
+        st.serialize_field("name", self.name())?;
+        st.end()
+    }
+}
+
+/// IP protocol names nftrace resolves (`xtables_chain_protos` plus the common
+/// `/etc/protocols` entries), with their numbers.
+pub const PROTOCOLS: &[(&str, u8)] = &[
+    ("all", 0),
+    ("ip", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ipencap", 4),
+    ("tcp", 6),
+    ("egp", 8),
+    ("udp", 17),
+    ("dccp", 33),
+    ("ipv6", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("ipv6-icmp", 58),
+    ("icmpv6", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("ospf", 89),
+    ("ipip", 94),
+    ("etherip", 97),
+    ("encap", 98),
+    ("pim", 103),
+    ("ipcomp", 108),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("sctp", 132),
+    ("mh", 135),
+    ("udplite", 136),
+];
+
 /// A protocol as written after `-p`: a name or a number, kept in its spelling.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+///
+/// Sixteen bytes: a name from [`PROTOCOLS`] or a plain number is recorded
+/// as which one; only another spelling (`TCP`, `006`) is kept as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Protocol {
     /// IP protocol number; 0 means `all`.
     pub number: u8,
+    /// 1 + the index in [`PROTOCOLS`] of the name written; 0 for a number.
+    name: u8,
+    /// The spelling, when it is neither a name of [`PROTOCOLS`] nor the number
+    /// in plain decimal (boxed: one pointer).
+    written: Option<Box<Text>>,
+}
+
+impl Protocol {
+    /// Reads a name (any case, as `xtables_parse_protocol` after iptables
+    /// lowercases it) or a decimal number.
+    pub fn from_spelling(s: &str) -> Option<Protocol> {
+        let (number, at) = Self::read(s)?;
+        let name = at.map_or(0, |i| u8::try_from(i + 1).unwrap_or(0));
+        let mut p = Protocol {
+            number,
+            name,
+            written: None,
+        };
+        if p.spelling() != s {
+            p.written = Some(Box::new(Text::from(s)));
+        }
+        Some(p)
+    }
+
+    /// The number `s` names, and which entry of [`PROTOCOLS`] it is when it is
+    /// a name.
+    pub fn read(s: &str) -> Option<(u8, Option<usize>)> {
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return Some((s.parse().ok()?, None));
+        }
+        let at = PROTOCOLS
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(s))?;
+        Some((PROTOCOLS[at].1, Some(at)))
+    }
+
     /// The spelling in the dump (`tcp`, `6`, `gre`, `all`).
-    pub spelling: Text,
+    pub fn spelling(&self) -> Cow<'_, str> {
+        if let Some(w) = &self.written {
+            return Cow::Borrowed(w.as_str());
+        }
+        match PROTOCOLS.get(usize::from(self.name).wrapping_sub(1)) {
+            Some((name, _)) => Cow::Borrowed(name),
+            None => Cow::Owned(self.number.to_string()),
+        }
+    }
+}
+
+impl serde::Serialize for Protocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Protocol", 2)?;
+        st.serialize_field("number", &self.number)?;
+        st.serialize_field("spelling", &self.spelling())?;
+        st.end()
+    }
 }
 
 /// The fixed part of a rule (`struct ipt_ip`): addresses, interfaces, protocol, fragment flag.
@@ -546,4 +689,47 @@ pub fn hook_masks_over<E: AsRef<[(usize, usize)]>>(entries: &[u8], edges: &[E]) 
         }
     }
     masks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_protocol_keeps_its_spelling() {
+        for (written, number) in [
+            ("tcp", 6),
+            ("6", 6),
+            ("TCP", 6),
+            ("006", 6),
+            ("all", 0),
+            ("ip", 0),
+            ("icmpv6", 58),
+            ("ipv6-icmp", 58),
+            ("255", 255),
+        ] {
+            let p = Protocol::from_spelling(written).unwrap();
+            assert_eq!((p.number, &*p.spelling()), (number, written));
+        }
+        // Names of the table and plain numbers take no text of their own.
+        assert!(Protocol::from_spelling("icmpv6").unwrap().written.is_none());
+        assert!(Protocol::from_spelling("47").unwrap().written.is_none());
+        assert!(Protocol::from_spelling("Gre").unwrap().written.is_some());
+        for bad in ["256", "", "tcpx", "-1"] {
+            assert_eq!(Protocol::from_spelling(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_interface_name_fits_ifnamsiz() {
+        assert_eq!(IfaceMatch::new(""), None);
+        assert_eq!(IfaceMatch::new("abcdefghijklmnop"), None);
+        let long = IfaceMatch::new("abcdefghijklmno").unwrap();
+        assert_eq!(long.name(), "abcdefghijklmno");
+        assert!(long.matches("abcdefghijklmno") && !long.matches("abcdefghijklmn"));
+        let wild = IfaceMatch::new("veth+").unwrap();
+        assert!(wild.matches("veth12") && wild.matches("veth") && !wild.matches("eth0"));
+        assert!(IfaceMatch::new("+").unwrap().matches(""));
+        assert!(!IfaceMatch::new("eth0").unwrap().matches(""));
+    }
 }

@@ -873,9 +873,6 @@ const MODULE_NAMES: &[&str] = &[
     "policy",
 ];
 
-/// Protocol spellings kept as static strings.
-const PROTOCOL_NAMES: &[&str] = &["tcp", "udp", "icmp", "all", "sctp", "gre", "esp", "ah"];
-
 /// `name` as a static [`Text`] when it is in `names`.
 fn static_name(names: &'static [&'static str], name: &str) -> Option<Text> {
     names
@@ -1416,9 +1413,6 @@ fn header_addr(
     Ok((Neg { invert, value }, spelling, written))
 }
 
-/// Longest interface name (`IFNAMSIZ` - 1).
-const MAX_IFNAME: usize = 15;
-
 /// `[!] -i name[+]`
 fn header_iface(
     cur: &mut Cursor<'_, '_>,
@@ -1427,14 +1421,10 @@ fn header_iface(
 ) -> Result<Neg<IfaceMatch>, ParseError> {
     let invert = late_bang(cur, spec, invert)?;
     let w = cur.value("an interface name")?;
-    let name = w.as_str();
-    if name.is_empty() || name.len() > MAX_IFNAME || name.contains(char::is_whitespace) {
-        return Err(cur.err(w, "an interface name of 1 to 15 characters"));
-    }
-    Ok(Neg {
-        invert,
-        value: IfaceMatch { name: name.into() },
-    })
+    let value = IfaceMatch::new(w.as_str())
+        .filter(|_| !w.as_str().contains(char::is_whitespace))
+        .ok_or_else(|| cur.err(w, "an interface name of 1 to 15 characters"))?;
+    Ok(Neg { invert, value })
 }
 
 /// `[!] -p name|number`
@@ -1445,16 +1435,9 @@ fn header_proto(
 ) -> Result<Neg<Protocol>, ParseError> {
     let invert = late_bang(cur, spec, invert)?;
     let w = cur.value("a protocol")?;
-    let number = lex::parse_protocol(w.as_str())
+    let value = Protocol::from_spelling(w.as_str())
         .ok_or_else(|| cur.err(w, "a protocol name or number (tcp, udp, icmp, gre, 47, …)"))?;
-    Ok(Neg {
-        invert,
-        value: Protocol {
-            number,
-            spelling: static_name(PROTOCOL_NAMES, w.as_str())
-                .unwrap_or_else(|| cur.ctx.shared(w.as_str())),
-        },
-    })
+    Ok(Neg { invert, value })
 }
 
 /// `-p tcp --dport 22` without `-m tcp`: iptables-restore loads the protocol's

@@ -380,52 +380,12 @@ pub fn format_port_range(r: &PortRange, sep: char) -> String {
     }
 }
 
-/// IP protocol names nftrace resolves (`xtables_chain_protos` plus the common
-/// `/etc/protocols` entries).
-pub const PROTOCOLS: &[(&str, u8)] = &[
-    ("all", 0),
-    ("ip", 0),
-    ("icmp", 1),
-    ("igmp", 2),
-    ("ipencap", 4),
-    ("tcp", 6),
-    ("egp", 8),
-    ("udp", 17),
-    ("dccp", 33),
-    ("ipv6", 41),
-    ("ipv6-route", 43),
-    ("ipv6-frag", 44),
-    ("rsvp", 46),
-    ("gre", 47),
-    ("esp", 50),
-    ("ah", 51),
-    ("ipv6-icmp", 58),
-    ("icmpv6", 58),
-    ("ipv6-nonxt", 59),
-    ("ipv6-opts", 60),
-    ("ospf", 89),
-    ("ipip", 94),
-    ("etherip", 97),
-    ("encap", 98),
-    ("pim", 103),
-    ("ipcomp", 108),
-    ("vrrp", 112),
-    ("l2tp", 115),
-    ("sctp", 132),
-    ("mh", 135),
-    ("udplite", 136),
-];
+pub use crate::model::ruleset::PROTOCOLS;
 
 /// A protocol after `-p`/`--ctproto`: a number 0–255 or a name from
 /// [`PROTOCOLS`], case-insensitive as `xtables_parse_protocol` is.
 pub fn parse_protocol(s: &str) -> Option<u8> {
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().ok();
-    }
-    PROTOCOLS
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(s))
-        .map(|(_, p)| *p)
+    crate::model::ruleset::Protocol::read(s).map(|(number, _)| number)
 }
 
 /// ICMP type names with their type and code range (`icmp_codes` in

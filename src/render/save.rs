@@ -83,13 +83,19 @@ fn write_header(out: &mut String, ip: &IpHeaderMatch, sp: &RuleSpelling) {
         write_neg_opt(out, "-d", a.invert, &text, sp.bang_after_option);
     }
     if let Some(i) = &ip.in_iface {
-        write_neg_opt(out, "-i", i.invert, &i.value.name, sp.bang_after_option);
+        write_neg_opt(out, "-i", i.invert, i.value.name(), sp.bang_after_option);
     }
     if let Some(o) = &ip.out_iface {
-        write_neg_opt(out, "-o", o.invert, &o.value.name, sp.bang_after_option);
+        write_neg_opt(out, "-o", o.invert, o.value.name(), sp.bang_after_option);
     }
     if let Some(p) = &ip.proto {
-        write_neg_opt(out, "-p", p.invert, &p.value.spelling, sp.bang_after_option);
+        write_neg_opt(
+            out,
+            "-p",
+            p.invert,
+            &p.value.spelling(),
+            sp.bang_after_option,
+        );
     }
     if let Some(invert) = ip.fragment {
         out.push_str(if invert { " ! -f" } else { " -f" });
