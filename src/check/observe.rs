@@ -168,8 +168,8 @@ fn lookup<'h>(host: &'h Host, r: &RuleRef) -> Option<&'h crate::model::ruleset::
         .table(table)?
         .chains
         .get(chain)?
-        .rules()
-        .get(usize::try_from(r.rulenum).ok()?.checked_sub(1)?)
+        .walk_rules()
+        .rule(usize::try_from(r.rulenum).ok()?.checked_sub(1)?)
 }
 
 fn rule_text(host: &Host, r: &RuleRef) -> Option<String> {

@@ -177,7 +177,9 @@ pub struct Counters {
 /// Its rules are parsed when first asked for ([`Chain::rules`]): loading checks
 /// every rule as `iptables-restore` does but keeps only where each one is, so a
 /// trace through a kube-proxy dump builds the few chains it walks, not 170,000
-/// rules (issue 6).
+/// rules (issue 6). A trace walks a long chain through [`Chain::walk_rules`],
+/// which keeps every rule's header but parses whole only the rules whose
+/// header a packet matched.
 #[derive(Clone)]
 pub struct Chain {
     /// Chain name as written.
@@ -190,8 +192,66 @@ pub struct Chain {
     pub line: u32,
     /// The rules, once parsed.
     rules: OnceLock<Box<[Rule]>>,
+    /// A long chain's headers and its rules parsed one by one, for walking.
+    sparse: OnceLock<SparseRules>,
     /// Where they are parsed from.
     source: ChainSource,
+}
+
+/// A long chain as a trace walks it: every rule's header (`ipt_ip`), and each
+/// rule whole once some packet matched its header.
+#[derive(Debug, Clone)]
+struct SparseRules {
+    headers: Box<[IpHeaderMatch]>,
+    rules: Box<[OnceLock<Box<Rule>>]>,
+}
+
+/// A chain's rules as a trace walks them ([`Chain::walk_rules`]).
+#[derive(Clone, Copy)]
+pub struct WalkRules<'a> {
+    chain: &'a Chain,
+    view: WalkView<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum WalkView<'a> {
+    Parsed(&'a [Rule]),
+    Sparse(&'a SparseRules),
+}
+
+impl<'a> WalkRules<'a> {
+    /// How many rules the chain has.
+    pub fn len(&self) -> usize {
+        match self.view {
+            WalkView::Parsed(rules) => rules.len(),
+            WalkView::Sparse(s) => s.headers.len(),
+        }
+    }
+
+    /// True when the chain has no rules.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The header of rule `i` (0-based).
+    pub fn header(&self, i: usize) -> Option<&'a IpHeaderMatch> {
+        match self.view {
+            WalkView::Parsed(rules) => rules.get(i).map(|r| &r.ip),
+            WalkView::Sparse(s) => s.headers.get(i),
+        }
+    }
+
+    /// Rule `i` (0-based), parsed now if it was not yet.
+    pub fn rule(&self, i: usize) -> Option<&'a Rule> {
+        match self.view {
+            WalkView::Parsed(rules) => rules.get(i),
+            WalkView::Sparse(s) => {
+                let source = &self.chain.source;
+                let cell = s.rules.get(i)?;
+                Some(cell.get_or_init(|| Box::new(source.rules.rule(source.chain as usize, i))))
+            }
+        }
+    }
 }
 
 /// Reads the rules of a table's chains on demand (implemented by the parser,
@@ -201,6 +261,10 @@ pub trait RuleSource: Send + Sync + fmt::Debug {
     fn rules(&self, chain: usize) -> Box<[Rule]>;
     /// How many rules that chain has, without parsing them.
     fn rule_count(&self, chain: usize) -> usize;
+    /// The headers of that chain's rules, in order.
+    fn headers(&self, chain: usize) -> Box<[IpHeaderMatch]>;
+    /// Rule `index` (0-based) of that chain.
+    fn rule(&self, chain: usize, index: usize) -> Rule;
 }
 
 impl fmt::Debug for Chain {
@@ -240,6 +304,7 @@ impl Chain {
             counters,
             line,
             rules: OnceLock::new(),
+            sparse: OnceLock::new(),
             source: ChainSource {
                 rules: source,
                 chain: position,
@@ -257,6 +322,27 @@ impl Chain {
         let source = &self.source;
         self.rules
             .get_or_init(|| source.rules.rules(source.chain as usize))
+    }
+
+    /// Chains with this many rules are walked through their headers
+    /// ([`Chain::walk_rules`]) unless already parsed whole.
+    pub const SPARSE_FROM: usize = 1024;
+
+    /// The rules as a trace walks them: the parsed rules when the chain is short
+    /// or was parsed whole; otherwise every header, and rules parsed one by one
+    /// as a packet matches their header. A 50,000-rule chain then costs its
+    /// headers (88 bytes a rule) instead of its rules (200 bytes and their matches).
+    pub fn walk_rules(&self) -> WalkRules<'_> {
+        let view = match self.rules.get() {
+            Some(rules) => WalkView::Parsed(rules),
+            None if self.rule_count() < Self::SPARSE_FROM => WalkView::Parsed(self.rules()),
+            None => WalkView::Sparse(self.sparse.get_or_init(|| {
+                let headers = self.source.rules.headers(self.source.chain as usize);
+                let rules = headers.iter().map(|_| OnceLock::new()).collect();
+                SparseRules { headers, rules }
+            })),
+        };
+        WalkRules { chain: self, view }
     }
 
     /// How many rules the chain has (without parsing them).
@@ -718,6 +804,107 @@ mod tests {
         for bad in ["256", "", "tcpx", "-1"] {
             assert_eq!(Protocol::from_spelling(bad), None, "{bad}");
         }
+    }
+
+    /// Rules numbered by their destination `10.0.x.y`, counting what is parsed.
+    #[derive(Debug, Default)]
+    struct CountingSource {
+        rules: usize,
+        whole: std::sync::atomic::AtomicUsize,
+        single: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CountingSource {
+        fn rule_at(&self, i: usize) -> Rule {
+            let mut rule = Rule {
+                line: u32::try_from(i + 1).unwrap(),
+                ..Rule::default()
+            };
+            rule.ip.dst = Some(Neg {
+                invert: false,
+                value: AddrMask {
+                    addr: Ipv4Addr::from(0x0a00_0000 + u32::try_from(i).unwrap()),
+                    mask: u32::MAX,
+                },
+            });
+            rule
+        }
+    }
+
+    impl RuleSource for CountingSource {
+        fn rules(&self, _: usize) -> Box<[Rule]> {
+            self.whole
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (0..self.rules).map(|i| self.rule_at(i)).collect()
+        }
+        fn rule_count(&self, _: usize) -> usize {
+            self.rules
+        }
+        fn headers(&self, _: usize) -> Box<[IpHeaderMatch]> {
+            (0..self.rules).map(|i| self.rule_at(i).ip).collect()
+        }
+        fn rule(&self, _: usize, index: usize) -> Rule {
+            self.single
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.rule_at(index)
+        }
+    }
+
+    fn chain_over(source: &Arc<CountingSource>) -> Chain {
+        let source: Arc<dyn RuleSource> = Arc::clone(source) as _;
+        Chain::new(Text::from("C"), None, None, 1, source, 0)
+    }
+
+    #[test]
+    fn a_long_chain_is_walked_by_its_headers_and_parses_only_the_rules_asked_for() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let source = Arc::new(CountingSource {
+            rules: Chain::SPARSE_FROM,
+            ..CountingSource::default()
+        });
+        let chain = chain_over(&source);
+        let walk = chain.walk_rules();
+        assert_eq!(walk.len(), Chain::SPARSE_FROM);
+        let last = Chain::SPARSE_FROM - 1;
+        let want = Ipv4Addr::from(0x0a00_0000 + u32::try_from(last).unwrap());
+        assert_eq!(walk.header(last).unwrap().dst.unwrap().value.addr, want);
+        assert_eq!(
+            walk.rule(last).unwrap().line,
+            u32::try_from(last + 1).unwrap()
+        );
+        assert_eq!(
+            walk.rule(last).unwrap().line,
+            u32::try_from(last + 1).unwrap()
+        );
+        assert!(walk.rule(Chain::SPARSE_FROM).is_none());
+        // One rule parsed, once; the chain never whole.
+        assert_eq!(
+            (source.single.load(Relaxed), source.whole.load(Relaxed)),
+            (1, 0)
+        );
+        // Parsed whole later (by lint, say), the walk reads the parsed rules.
+        assert_eq!(chain.rules().len(), Chain::SPARSE_FROM);
+        assert_eq!(chain.walk_rules().rule(3).unwrap().line, 4);
+        assert_eq!(
+            (source.single.load(Relaxed), source.whole.load(Relaxed)),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn a_short_chain_is_walked_parsed_whole() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let source = Arc::new(CountingSource {
+            rules: Chain::SPARSE_FROM - 1,
+            ..CountingSource::default()
+        });
+        let chain = chain_over(&source);
+        assert_eq!(chain.walk_rules().rule(5).unwrap().line, 6);
+        assert_eq!(chain.walk_rules().rule(6).unwrap().line, 7);
+        assert_eq!(
+            (source.single.load(Relaxed), source.whole.load(Relaxed)),
+            (0, 1)
+        );
     }
 
     #[test]

@@ -773,16 +773,17 @@ impl DeferredRules {
     }
 }
 
-impl RuleSource for DeferredRules {
-    fn rules(&self, chain: usize) -> Box<[Rule]> {
+impl DeferredRules {
+    /// Parses every line of chain `chain` and keeps `keep` of each rule.
+    fn parse_chain<T: Default + Send>(&self, chain: usize, keep: fn(Rule) -> T) -> Box<[T]> {
         /// Chains this long are parsed on two threads (a kube-proxy KUBE-SERVICES).
         const PARALLEL: usize = 1024;
         let lines = self.chain_lines(chain);
-        let parse_into = |rules: &mut [Rule], lines: &[RuleLine]| {
+        let parse_into = |kept: &mut [T], lines: &[RuleLine]| {
             let source = self.source.handle();
             let mut scratch = Scratch::default();
-            for (rule, line) in rules.iter_mut().zip(lines) {
-                *rule = self.parse(&source, line, &mut scratch);
+            for (slot, line) in kept.iter_mut().zip(lines) {
+                *slot = keep(self.parse(&source, line, &mut scratch));
             }
         };
         if lines.len() < PARALLEL {
@@ -790,26 +791,44 @@ impl RuleSource for DeferredRules {
             let mut scratch = Scratch::default();
             return lines
                 .iter()
-                .map(|l| self.parse(&source, l, &mut scratch))
+                .map(|l| keep(self.parse(&source, l, &mut scratch)))
                 .collect();
         }
         // Both halves are parsed in place, into the chain's final slice.
-        let mut rules: Box<[Rule]> = lines.iter().map(|_| Rule::default()).collect();
+        let mut kept: Box<[T]> = lines.iter().map(|_| T::default()).collect();
         // A scoped thread, not rayon: this runs inside `OnceLock::get_or_init`, and
         // a rayon worker waiting for its half could pick up another trace that
         // asks for this very chain, initialising the cell reentrantly (deadlock).
         let half = lines.len() / 2;
         let (first, second) = lines.split_at(half);
-        let (into_first, into_second) = rules.split_at_mut(half);
+        let (into_first, into_second) = kept.split_at_mut(half);
         std::thread::scope(|s| {
             s.spawn(|| parse_into(into_second, second));
             parse_into(into_first, first);
         });
-        rules
+        kept
+    }
+}
+
+impl RuleSource for DeferredRules {
+    fn rules(&self, chain: usize) -> Box<[Rule]> {
+        self.parse_chain(chain, |rule| rule)
     }
 
     fn rule_count(&self, chain: usize) -> usize {
         self.chain_lines(chain).len()
+    }
+
+    fn headers(&self, chain: usize) -> Box<[IpHeaderMatch]> {
+        self.parse_chain(chain, |rule| rule.ip)
+    }
+
+    fn rule(&self, chain: usize, index: usize) -> Rule {
+        match self.chain_lines(chain).get(index) {
+            Some(line) => self.parse(&self.source.handle(), line, &mut Scratch::default()),
+            // Only reached through a header of this chain, so `index` is in it.
+            None => unreachable!("rule {index} of a chain with fewer rules"),
+        }
     }
 }
 

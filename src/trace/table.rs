@@ -10,7 +10,7 @@ use super::event::{Evaluation, Event, RuleRef, TraceType, Verdict};
 use super::matcher::{header_matches, rule_matches, MatchCtx};
 use super::targets::TargetResult;
 use super::walk::Walk;
-use crate::model::ruleset::{Chain, Policy, Rule, Table, TableName};
+use crate::model::ruleset::{Chain, IpHeaderMatch, Policy, Rule, Table, TableName};
 use crate::model::target::Target;
 
 /// How a table ended for this hook.
@@ -56,22 +56,23 @@ impl Walk<'_> {
         };
         loop {
             let chain = &t.chains[pos.chain];
-            let rules = chain.rules();
+            let rules = chain.walk_rules();
             // The fixed header (`ip_packet_match`) first: it rejects most rules of a
-            // large chain, which are skipped here without building a reference.
-            while let Some(rule) = rules.get(pos.rule) {
-                if self.header_matches(rule) {
+            // large chain, which are skipped here without building a reference
+            // (or, in a long chain, parsing the rule).
+            while let Some(header) = rules.header(pos.rule) {
+                if self.header_matches(header) {
                     break;
                 }
                 self.record_evaluation(t.name, pos, false);
                 pos.rule += 1;
             }
-            let Some(rule) = rules.get(pos.rule) else {
+            let Some(rule) = rules.rule(pos.rule) else {
                 match self.chain_tail(t, chain, pos.chain == builtin, &mut stack) {
                     Ok(next) => {
                         pos = next.unwrap_or(Pos {
                             chain: builtin,
-                            rule: t.chains[builtin].rules().len(),
+                            rule: t.chains[builtin].rule_count(),
                         });
                         continue;
                     }
@@ -106,7 +107,7 @@ impl Walk<'_> {
                     None => {
                         pos = Pos {
                             chain: builtin,
-                            rule: t.chains[builtin].rules().len(),
+                            rule: t.chains[builtin].rule_count(),
                         }
                     }
                 },
@@ -146,7 +147,7 @@ impl Walk<'_> {
         is_hook_chain: bool,
         stack: &mut Vec<Pos>,
     ) -> Result<Option<Pos>, TableResult> {
-        let rulenum = chain.rules().len() + 1;
+        let rulenum = chain.rule_count() + 1;
         let rule_ref = self.rule_ref(t.name, chain, rulenum, None);
         match (is_hook_chain, chain.policy) {
             (true, policy) => {
@@ -238,8 +239,8 @@ impl Walk<'_> {
     }
 
     /// The rule's fixed header alone (addresses, interfaces, protocol, fragment).
-    fn header_matches(&self, rule: &Rule) -> bool {
-        header_matches(&rule.ip, &self.match_ctx())
+    fn header_matches(&self, header: &IpHeaderMatch) -> bool {
+        header_matches(header, &self.match_ctx())
     }
 
     fn matches(&mut self, rule: &Rule, rule_ref: &RuleRef) -> bool {

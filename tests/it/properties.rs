@@ -8,7 +8,7 @@
 //! * the synthetic workload generators write text the parsers read.
 
 use nftrace::model::routing::Routing;
-use nftrace::model::ruleset::{Rule, Ruleset};
+use nftrace::model::ruleset::{Chain, Rule, Ruleset};
 use nftrace::model::Host;
 use nftrace::parse::{self, iptables_save};
 use nftrace::render::save;
@@ -307,32 +307,9 @@ proptest! {
     }
 
     #[test]
-    fn tracer_never_panics_and_names_existing_rules(
-        text in dump(),
-        src in any::<[u8; 4]>(),
-        dst in any::<[u8; 4]>(),
-        proto in select(vec!["tcp", "udp", "icmp"]),
-        ports in (1u16.., 1u16..),
-        local in any::<bool>(),
-        iif in select(vec!["eth0", "eth1", "veth9", "lo"]),
-        mark in any::<u32>(),
-    ) {
-        let ruleset = iptables_save::parse("gen", &text).map_err(|e| TestCaseError::fail(format!("{text}\n{e}")))?;
-        let routes = parse::ip_route::parse("r", &nftrace::workload::routes(20, 2, u64::from(mark))).unwrap().routes;
-        let links = parse::ip_addr::parse("a", &nftrace::workload::addrs()).unwrap();
-        let (routing, notes) = Routing::from_dumps(Some(links), Some(routes), None);
-        let host = Host::new(ruleset, routing, notes);
-        let (src, dst) = (std::net::Ipv4Addr::from(src).to_string(), std::net::Ipv4Addr::from(dst).to_string());
-        let mut flags = vec!["-s", &src, "-d", &dst, "-p", proto];
-        let (sport, dport) = (ports.0.to_string(), ports.1.to_string());
-        if proto != "icmp" {
-            flags.extend(["--sport", &sport, "--dport", &dport]);
-        }
-        if local { flags.push("--local") } else { flags.extend(["-i", iif]) }
-        let mark = format!("0x{mark:x}");
-        flags.extend(["--mark", &mark]);
-        let probe = nftrace::probe::probe_from_flags(&flags).map_err(|e| TestCaseError::fail(format!("{flags:?}: {e}")))?;
-        let t = nftrace::trace::trace(&host, &probe, &Default::default());
+    fn tracer_never_panics_and_names_existing_rules(text in dump(), packet in packet()) {
+        let host = host_of(&text, packet.mark)?;
+        let t = nftrace::trace::trace(&host, &packet.probe()?, &Default::default());
         check_rule_refs(&host, &t).map_err(TestCaseError::fail)?;
         nftrace::render::json::render(&t);
         nftrace::render::log::render(&t, &Default::default());
@@ -346,6 +323,121 @@ proptest! {
         parse::ip_route::parse("r", &nftrace::workload::routes(n, n % 5 + 1, seed)).map_err(|e| TestCaseError::fail(e.to_string()))?;
         parse::ip_rule::parse("p", &nftrace::workload::policy_rules(n)).map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// A chain of at least `Chain::SPARSE_FROM` rules is walked through its
+    /// headers, each rule parsed when a packet matches its header: the trace
+    /// must be the one through the same chain parsed whole.
+    #[test]
+    fn a_long_chain_walks_as_its_parsed_rules(text in dump(), packet in packet()) {
+        let text = lengthened(&text);
+        let sparse = host_of(&text, packet.mark)?;
+        let parsed = host_of(&text, packet.mark)?;
+        let chains = parsed.ruleset.tables.iter().flat_map(|t| &t.chains);
+        let long = chains.map(|c| c.rules().len()).filter(|&n| n >= Chain::SPARSE_FROM).count();
+        prop_assume!(long > 0);
+        let probe = packet.probe()?;
+        let json = |host: &Host| nftrace::render::json::render(&nftrace::trace::trace(host, &probe, &Default::default()));
+        prop_assert_eq!(json(&sparse), json(&parsed));
+    }
+}
+
+/// A packet for the tracer properties.
+#[derive(Debug, Clone)]
+struct Packet {
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    proto: &'static str,
+    ports: (u16, u16),
+    local: bool,
+    iif: &'static str,
+    mark: u32,
+}
+
+fn packet() -> impl Strategy<Value = Packet> {
+    (
+        any::<[u8; 4]>(),
+        any::<[u8; 4]>(),
+        select(vec!["tcp", "udp", "icmp"]),
+        (1u16.., 1u16..),
+        any::<bool>(),
+        select(vec!["eth0", "eth1", "veth9", "lo"]),
+        any::<u32>(),
+    )
+        .prop_map(|(src, dst, proto, ports, local, iif, mark)| Packet {
+            src: src.into(),
+            dst: dst.into(),
+            proto,
+            ports,
+            local,
+            iif,
+            mark,
+        })
+}
+
+impl Packet {
+    fn probe(&self) -> Result<nftrace::trace::Probe, TestCaseError> {
+        let (src, dst) = (self.src.to_string(), self.dst.to_string());
+        let mut flags = vec!["-s", &src, "-d", &dst, "-p", self.proto];
+        let (sport, dport) = (self.ports.0.to_string(), self.ports.1.to_string());
+        if self.proto != "icmp" {
+            flags.extend(["--sport", &sport, "--dport", &dport]);
+        }
+        if self.local {
+            flags.push("--local")
+        } else {
+            flags.extend(["-i", self.iif])
+        }
+        let mark = format!("0x{:x}", self.mark);
+        flags.extend(["--mark", &mark]);
+        nftrace::probe::probe_from_flags(&flags)
+            .map_err(|e| TestCaseError::fail(format!("{flags:?}: {e}")))
+    }
+}
+
+/// The host of dump `text`, with generated routes (seeded by `seed`) and addresses.
+fn host_of(text: &str, seed: u32) -> Result<Host, TestCaseError> {
+    let ruleset = iptables_save::parse("gen", text)
+        .map_err(|e| TestCaseError::fail(format!("{text}\n{e}")))?;
+    let routes = nftrace::workload::routes(20, 2, u64::from(seed));
+    let routes = parse::ip_route::parse("r", &routes).unwrap().routes;
+    let links = parse::ip_addr::parse("a", &nftrace::workload::addrs()).unwrap();
+    let (routing, notes) = Routing::from_dumps(Some(links), Some(routes), None);
+    Ok(Host::new(ruleset, routing, notes))
+}
+
+/// `text` with each table's rule lines repeated until its shortest non-empty
+/// chain has `Chain::SPARSE_FROM` rules. Repeating a rule adds no chain and no
+/// jump the table did not have, so the result loads as the original did.
+fn lengthened(text: &str) -> String {
+    let mut out = String::new();
+    let mut rules: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("-A ") {
+            rules.push(line);
+            continue;
+        }
+        if line == "COMMIT" {
+            let mut per_chain = std::collections::HashMap::new();
+            for r in &rules {
+                *per_chain.entry(r.split(' ').nth(1)).or_insert(0usize) += 1;
+            }
+            let shortest = per_chain.values().min().copied().unwrap_or(1);
+            for _ in 0..Chain::SPARSE_FROM.div_ceil(shortest) {
+                for r in &rules {
+                    out.push_str(r);
+                    out.push('\n');
+                }
+            }
+            rules.clear();
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Every rule event names a rule that exists: `rulenum` n of a chain is its
