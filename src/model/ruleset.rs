@@ -192,8 +192,10 @@ pub struct Chain {
     pub line: u32,
     /// The rules, once parsed.
     rules: OnceLock<Box<[Rule]>>,
-    /// A long chain's headers and its rules parsed one by one, for walking.
-    sparse: OnceLock<SparseRules>,
+    /// A long chain's headers and its rules parsed one by one, for walking
+    /// (boxed: one chain in a thousand has one, and a kube-proxy table has
+    /// 60,000 chains).
+    sparse: OnceLock<Box<SparseRules>>,
     /// Where they are parsed from.
     source: ChainSource,
 }
@@ -339,7 +341,7 @@ impl Chain {
             None => WalkView::Sparse(self.sparse.get_or_init(|| {
                 let headers = self.source.rules.headers(self.source.chain as usize);
                 let rules = headers.iter().map(|_| OnceLock::new()).collect();
-                SparseRules { headers, rules }
+                Box::new(SparseRules { headers, rules })
             })),
         };
         WalkRules { chain: self, view }
