@@ -817,6 +817,12 @@ mod tests {
     }
 
     impl CountingSource {
+        /// (single rules parsed, whole chains parsed)
+        fn parses(&self) -> (usize, usize) {
+            use std::sync::atomic::Ordering::Relaxed;
+            (self.single.load(Relaxed), self.whole.load(Relaxed))
+        }
+
         fn rule_at(&self, i: usize) -> Rule {
             let mut rule = Rule {
                 line: u32::try_from(i + 1).unwrap(),
@@ -859,7 +865,6 @@ mod tests {
 
     #[test]
     fn a_long_chain_is_walked_by_its_headers_and_parses_only_the_rules_asked_for() {
-        use std::sync::atomic::Ordering::Relaxed;
         let source = Arc::new(CountingSource {
             rules: Chain::SPARSE_FROM,
             ..CountingSource::default()
@@ -880,22 +885,15 @@ mod tests {
         );
         assert!(walk.rule(Chain::SPARSE_FROM).is_none());
         // One rule parsed, once; the chain never whole.
-        assert_eq!(
-            (source.single.load(Relaxed), source.whole.load(Relaxed)),
-            (1, 0)
-        );
+        assert_eq!(source.parses(), (1, 0));
         // Parsed whole later (by lint, say), the walk reads the parsed rules.
         assert_eq!(chain.rules().len(), Chain::SPARSE_FROM);
         assert_eq!(chain.walk_rules().rule(3).unwrap().line, 4);
-        assert_eq!(
-            (source.single.load(Relaxed), source.whole.load(Relaxed)),
-            (1, 1)
-        );
+        assert_eq!(source.parses(), (1, 1));
     }
 
     #[test]
     fn a_short_chain_is_walked_parsed_whole() {
-        use std::sync::atomic::Ordering::Relaxed;
         let source = Arc::new(CountingSource {
             rules: Chain::SPARSE_FROM - 1,
             ..CountingSource::default()
@@ -903,10 +901,7 @@ mod tests {
         let chain = chain_over(&source);
         assert_eq!(chain.walk_rules().rule(5).unwrap().line, 6);
         assert_eq!(chain.walk_rules().rule(6).unwrap().line, 7);
-        assert_eq!(
-            (source.single.load(Relaxed), source.whole.load(Relaxed)),
-            (0, 1)
-        );
+        assert_eq!(source.parses(), (0, 1));
     }
 
     #[test]
