@@ -42,29 +42,73 @@ impl MarkOp {
     }
 }
 
-/// The CONNMARK target's operations (`xt_connmark.c connmark_tg_shift`).
+/// The CONNMARK target's operations (`xt_connmark.c connmark_tg_shift`). Each
+/// may carry a revision-2 shift ([`MarkShift`]), applied where the kernel does.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum ConnmarkOp {
-    /// `--set-xmark v/m` (and the other set spellings): `ctmark = (ctmark & !m) ^ v`.
-    Set(MarkOp),
-    /// `--save-mark [--nfmask m] [--ctmask m]`: `ctmark = (ctmark & !ctmask) ^ (mark & nfmask)`.
+    /// `--set-xmark v/m` (and the other set spellings):
+    /// `ctmark = ((ctmark & !m) ^ v) shifted`.
+    Set {
+        /// The value and mask.
+        op: MarkOp,
+        /// `--left-shift-mark` / `--right-shift-mark`.
+        shift: MarkShift,
+    },
+    /// `--save-mark [--nfmask m] [--ctmask m]`:
+    /// `ctmark = (ctmark & !ctmask) ^ ((mark & nfmask) shifted)`.
     Save {
         /// nfmask
         nfmask: u32,
         /// ctmask
         ctmask: u32,
+        /// `--left-shift-mark` / `--right-shift-mark`.
+        shift: MarkShift,
         /// Options as written, for printing back.
         text: String,
     },
-    /// `--restore-mark`: `mark = (mark & !nfmask) ^ (ctmark & ctmask)`.
+    /// `--restore-mark`: `mark = (mark & !nfmask) ^ ((ctmark & ctmask) shifted)`.
     Restore {
         /// nfmask
         nfmask: u32,
         /// ctmask
         ctmask: u32,
+        /// `--left-shift-mark` / `--right-shift-mark`.
+        shift: MarkShift,
         /// Options as written, for printing back.
         text: String,
     },
+}
+
+/// CONNMARK revision 2's `--left-shift-mark N` / `--right-shift-mark N`
+/// (`shift_dir`, `shift_bits` of `xt_connmark_tginfo2`). The default, a left
+/// shift by 0, changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct MarkShift {
+    /// `D_SHIFT_RIGHT`.
+    pub right: bool,
+    /// 0–31 (this kernel refuses 32 at load, fixtures/kernel-refusals.json).
+    pub bits: u8,
+}
+
+impl MarkShift {
+    /// `v` shifted.
+    pub fn apply(self, v: u32) -> u32 {
+        let bits = u32::from(self.bits);
+        if self.right {
+            v.checked_shr(bits).unwrap_or(0)
+        } else {
+            v.checked_shl(bits).unwrap_or(0)
+        }
+    }
+
+    /// ` --left-shift-mark N` as `connmark_tg_save_v2` prints it (nothing for 0).
+    pub fn save_text(self) -> String {
+        match (self.bits, self.right) {
+            (0, _) => String::new(),
+            (n, true) => format!(" --right-shift-mark {n}"),
+            (n, false) => format!(" --left-shift-mark {n}"),
+        }
+    }
 }
 
 /// A NAT range as `--to-source`/`--to-destination` give it: `[ip[-ip]][:port[-port]]`.

@@ -489,16 +489,28 @@ fn mark_op(op: &MarkOp) -> String {
 /// CONNMARK options: the words as read for save/restore, else the 1.8 form.
 fn connmark_op(op: &ConnmarkOp) -> String {
     match op {
-        ConnmarkOp::Set(m) => mark_op(m),
+        ConnmarkOp::Set { op, shift } => mark_op(op) + &shift.save_text(),
         ConnmarkOp::Save { text, .. } | ConnmarkOp::Restore { text, .. } if !text.is_empty() => {
             text.clone()
         }
-        ConnmarkOp::Save { nfmask, ctmask, .. } => {
-            format!("--save-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}")
-        }
-        ConnmarkOp::Restore { nfmask, ctmask, .. } => {
-            format!("--restore-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}")
-        }
+        ConnmarkOp::Save {
+            nfmask,
+            ctmask,
+            shift,
+            ..
+        } => format!(
+            "--save-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}{}",
+            shift.save_text()
+        ),
+        ConnmarkOp::Restore {
+            nfmask,
+            ctmask,
+            shift,
+            ..
+        } => format!(
+            "--restore-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}{}",
+            shift.save_text()
+        ),
     }
 }
 

@@ -145,13 +145,26 @@ impl Walk<'_> {
             return TargetResult::Continue;
         };
         let old_ct = conn.mark;
+        // `connmark_tg_shift`: the shift applies to the whole new ct mark when
+        // setting, but only to the part copied when saving or restoring
+        // (fixtures/connmark-shift).
         match op {
-            ConnmarkOp::Set(m) => conn.mark = m.apply(old_ct),
-            ConnmarkOp::Save { nfmask, ctmask, .. } => {
-                conn.mark = (old_ct & !ctmask) ^ (mark & nfmask);
+            ConnmarkOp::Set { op, shift } => conn.mark = shift.apply(op.apply(old_ct)),
+            ConnmarkOp::Save {
+                nfmask,
+                ctmask,
+                shift,
+                ..
+            } => {
+                conn.mark = (old_ct & !ctmask) ^ shift.apply(mark & nfmask);
             }
-            ConnmarkOp::Restore { nfmask, ctmask, .. } => {
-                let new = (mark & !nfmask) ^ (old_ct & ctmask);
+            ConnmarkOp::Restore {
+                nfmask,
+                ctmask,
+                shift,
+                ..
+            } => {
+                let new = (mark & !nfmask) ^ shift.apply(old_ct & ctmask);
                 return self.set_mark(
                     MarkOp {
                         value: new,

@@ -111,6 +111,10 @@ fn anywhere_target() -> impl Strategy<Value = String> {
             .prop_map(|(v, m)| format!("-j MARK --set-xmark 0x{v:x}/0x{m:x}")),
         Just("-j LOG --log-prefix \"x: \"".to_string()),
         Just("-j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff".to_string()),
+        (any::<u32>(), any::<u32>(), any::<bool>(), 1u8..32).prop_map(|(v, m, right, n)| {
+            let dir = if right { "right" } else { "left" };
+            format!("-j CONNMARK --set-xmark 0x{v:x}/0x{m:x} --{dir}-shift-mark {n}")
+        }),
     ]
 }
 
