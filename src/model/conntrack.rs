@@ -95,6 +95,13 @@ pub struct Connection {
     pub src_nat_done: bool,
     /// `IPS_DST_NAT_DONE`
     pub dst_nat_done: bool,
+    /// Its conntrack zone (`nf_ct_zone`; 0 unless a `CT --zone` rule set one).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub zone: u16,
+}
+
+fn is_zero(z: &u16) -> bool {
+    *z == 0
 }
 
 impl Connection {
@@ -111,6 +118,7 @@ impl Connection {
             dst_nat: false,
             src_nat_done: false,
             dst_nat_done: false,
+            zone: 0,
         }
     }
 }
@@ -217,6 +225,7 @@ impl ConntrackEntry {
             dst_nat: self.is_dnat(),
             src_nat_done: true,
             dst_nat_done: true,
+            zone: self.zone,
         }
     }
 }

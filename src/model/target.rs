@@ -226,6 +226,10 @@ pub enum Target {
     Ct {
         /// `--notrack`
         notrack: bool,
+        /// `--zone N`: the conntrack zone of both directions. The other zone
+        /// forms (`--zone-orig`, `--zone-reply`, `--zone mark`) stay `None`
+        /// and are reported as not modelled.
+        zone: Option<u16>,
         /// Options as written.
         args: Vec<String>,
     },

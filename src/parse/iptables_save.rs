@@ -2347,20 +2347,39 @@ fn typed_target(args: &mut Cursor<'_, '_>, name: &str) -> Result<Option<Target>,
         "SNAT" | "DNAT" => nat_target(args, name == "SNAT")?,
         "MASQUERADE" | "REDIRECT" => ports_target(args, name == "MASQUERADE")?,
         "NETMAP" => netmap_target(args)?,
-        "CT" => {
-            let words = rest_words(args);
-            let notrack = words.iter().any(|w| w == "--notrack");
-            Target::Ct {
-                notrack,
-                args: words,
-            }
-        }
+        "CT" => ct_target(args)?,
         "TTL" => Target::Ttl(ttl_target(args)?),
         "TOS" => tos_target(args)?,
         "DSCP" => dscp_target(args)?,
         _ => return Ok(None),
     };
     Ok(Some(t))
+}
+
+/// `-j CT [--notrack] [--zone N] …`: the zone is read; the other options are
+/// kept as written.
+fn ct_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
+    let first = args.pos;
+    let mut zone = None;
+    while let Some(w) = args.bump() {
+        if w.as_str() == "--zone" {
+            let v = args.value("a zone number or mark")?;
+            if v.as_str() != "mark" {
+                let n = lex::parse_u32(v.as_str()).and_then(|n| u16::try_from(n).ok());
+                zone = Some(n.ok_or_else(|| args.err(v, "a zone 0-65535, or mark"))?);
+            }
+        }
+    }
+    let words: Vec<String> = args.words[first..]
+        .iter()
+        .map(|w| w.as_str().to_string())
+        .collect();
+    let notrack = words.iter().any(|w| w == "--notrack");
+    Ok(Target::Ct {
+        notrack,
+        zone,
+        args: words,
+    })
 }
 
 /// All remaining words, unquoted.
@@ -2901,6 +2920,25 @@ mod tests {
         let e = &parse("t", text).unwrap_err().0[0];
         assert_eq!((e.line, e.found.as_str()), (3, "32"));
         assert!(e.expected.contains("0-31"), "{}", e.expected);
+    }
+
+    #[test]
+    fn ct_zone_is_read_and_other_zone_forms_are_kept_as_written() {
+        let zone_of = |opts: &str| {
+            let r = rule_in("raw", &format!("-A PREROUTING -j CT {opts}"));
+            match r.target {
+                Target::Ct { zone, notrack, .. } => (zone, notrack),
+                t => panic!("{t:?}"),
+            }
+        };
+        assert_eq!(zone_of("--zone 5"), (Some(5), false));
+        assert_eq!(zone_of("--helper ftp --zone 65535"), (Some(65535), false));
+        assert_eq!(zone_of("--zone mark"), (None, false));
+        assert_eq!(zone_of("--zone-orig 7"), (None, false));
+        assert_eq!(zone_of("--notrack"), (None, true));
+        let text = "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CT --zone 65536\nCOMMIT\n";
+        let e = &parse("t", text).unwrap_err().0[0];
+        assert_eq!((e.line, e.found.as_str()), (3, "65536"));
     }
 
     #[test]

@@ -9,8 +9,14 @@ use crate::model::conntrack::{Connection, CtInfo, CtState, Direction, Tuple};
 use crate::model::packet::{tcp_flag, Transport};
 
 impl Walk<'_> {
-    /// Attaches a conntrack to the packet, as `nf_conntrack_in` does.
+    /// Attaches a conntrack to the packet, as `nf_conntrack_in` does. A CT
+    /// template is used up: its zone is the connection's from here on.
     pub fn conntrack_in(&mut self) {
+        self.attach_conntrack();
+        self.ct_template = None;
+    }
+
+    fn attach_conntrack(&mut self) {
         if !matches!(self.ct, CtState::Unset | CtState::Invalid) {
             // Untracked (raw NOTRACK) or already attached (loopback): nothing to do.
             // A looped-back copy of an INVALID packet has no conntrack
@@ -26,7 +32,10 @@ impl Walk<'_> {
         }
         match self.new_conn_verdict() {
             Ok(reason) => {
-                let conn = Connection::new(self.tuple());
+                let conn = Connection {
+                    zone: self.ct_zone(),
+                    ..Connection::new(self.tuple())
+                };
                 self.ct = CtState::Tracked {
                     info: CtInfo::New,
                     conn,
@@ -93,7 +102,7 @@ impl Walk<'_> {
             return true;
         }
         let tuple = self.tuple();
-        let Some((entry, dir)) = self.host.conntrack.find(&tuple, 0) else {
+        let Some((entry, dir)) = self.host.conntrack.find(&tuple, self.ct_zone()) else {
             return false;
         };
         let conn = entry.connection();
@@ -150,7 +159,7 @@ impl Walk<'_> {
         let Some(inner) = self.pkt.icmp_inner else {
             return false;
         };
-        let Some((entry, dir)) = self.host.conntrack.find(&inner.invert(), 0) else {
+        let Some((entry, dir)) = self.host.conntrack.find(&inner.invert(), self.ct_zone()) else {
             return false;
         };
         let info = if dir == Direction::Reply {
@@ -204,7 +213,12 @@ impl Walk<'_> {
         let conn = self.ct.conn()?.clone();
         let (entry, which) = [(conn.orig, "original"), (conn.reply, "reply")]
             .into_iter()
-            .find_map(|(t, which)| self.host.conntrack.find(&t, 0).map(|(e, _)| (e, which)))?;
+            .find_map(|(t, which)| {
+                self.host
+                    .conntrack
+                    .find(&t, conn.zone)
+                    .map(|(e, _)| (e, which))
+            })?;
         let other = entry.connection();
         let allow_clash = conn.orig.proto != 6;
         let resolvable = allow_clash

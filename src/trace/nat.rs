@@ -144,7 +144,7 @@ impl Walk<'_> {
         }
         self.host
             .conntrack
-            .find(&reply, 0)
+            .find(&reply, conn.zone)
             .is_some_and(|(e, _)| e.orig != conn.orig)
     }
 

@@ -113,7 +113,7 @@ pub fn with_connection(host: &Host, conn: &Connection) -> Host {
         assured: conn.assured,
         offload: false,
         mark: conn.mark,
-        zone: 0,
+        zone: conn.zone,
         text: format!(
             "(the traced packet's connection) {} {}",
             conn.orig, conn.reply

@@ -59,7 +59,11 @@ impl Walk<'_> {
             Target::Mark(op) => self.set_mark(*op, rule_ref),
             Target::Connmark(op) => self.connmark(op, rule_ref),
             Target::Notrack | Target::Ct { notrack: true, .. } => self.notrack(),
-            Target::Ct { notrack: false, .. } => Continue,
+            Target::Ct {
+                notrack: false,
+                zone,
+                args,
+            } => self.ct_template(*zone, args),
             Target::Ttl(op) => self.set_ttl(*op, rule_ref),
             Target::Tos { value, mask, .. } => {
                 let new = (self.pkt.tos & !mask) ^ value;
@@ -186,12 +190,38 @@ impl Walk<'_> {
         TargetResult::Continue
     }
 
+    /// `CT` without `--notrack` attaches a conntrack template; nftrace models its
+    /// zone. `xt_ct_target` leaves a packet that already has a conntrack, or a
+    /// template, alone: the first CT rule wins (fixtures/ct-zone).
+    fn ct_template(&mut self, zone: Option<u16>, args: &[String]) -> TargetResult {
+        if !matches!(self.ct, CtState::Unset) || self.ct_template.is_some() {
+            return TargetResult::Continue;
+        }
+        self.ct_template = Some(zone.unwrap_or(0));
+        let unmodelled: Vec<&str> = args
+            .iter()
+            .map(String::as_str)
+            .filter(|a| a.starts_with("--") && !matches!(*a, "--zone" | "--notrack"))
+            .collect();
+        if zone.is_none() || !unmodelled.is_empty() {
+            self.emit(Event::Note {
+                text: format!(
+                    "CT {} is modelled only for --zone N: the conntrack zone is taken as {}",
+                    args.join(" "),
+                    self.ct_zone()
+                ),
+            });
+        }
+        TargetResult::Continue
+    }
+
     /// `NOTRACK` / `CT --notrack`: attach the untracked template, so conntrack and
     /// every nat chain skip the packet. A looped-back packet keeps its conntrack
     /// ("previously seen", `notrack_tg` in xt_CT.c) unless that was INVALID, which
     /// leaves `skb->_nfct` at 0 (fixtures/difftest-invalid-loopback-notrack).
     fn notrack(&mut self) -> TargetResult {
-        if matches!(self.ct, CtState::Unset | CtState::Invalid) {
+        // A CT template attached earlier is an `skb->_nfct` too (fixtures/ct-zone).
+        if matches!(self.ct, CtState::Unset | CtState::Invalid) && self.ct_template.is_none() {
             self.ct = CtState::Untracked;
         }
         TargetResult::Continue

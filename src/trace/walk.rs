@@ -62,6 +62,10 @@ pub struct Walk<'a> {
     pub pkt: Packet,
     /// Its conntrack.
     pub ct: CtState,
+    /// The zone of the conntrack template a `CT` rule attached, if one did
+    /// (`skb->_nfct` holds the template until conntrack replaces it): conntrack
+    /// looks the packet up and puts it in that zone (`nf_ct_zone_tmpl`).
+    pub ct_template: Option<u16>,
     /// `skb->nf_trace`: set by the TRACE target.
     pub nf_trace: bool,
     /// True for a locally generated packet.
@@ -87,6 +91,11 @@ pub struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// The conntrack zone the packet is looked up in.
+    pub fn ct_zone(&self) -> u16 {
+        self.ct_template.unwrap_or(0)
+    }
+
     /// Starts a walk of `pkt` on `host`.
     pub fn new(host: &'a Host, opts: &'a TraceOptions, pkt: Packet, local: bool) -> Walk<'a> {
         Walk {
@@ -94,6 +103,7 @@ impl<'a> Walk<'a> {
             opts,
             pkt,
             ct: CtState::Unset,
+            ct_template: None,
             nf_trace: false,
             local,
             hook: if local {
