@@ -272,6 +272,8 @@ impl Walk<'_> {
     }
 
     /// Extension targets modelled only as "continue" (CHECKSUM, TCPMSS, CLASSIFY, …).
+    /// Those that change what later rules or routing see (HMARK sets the mark from
+    /// a hash, SET adds to an ipset, …) are reported as not modelled.
     fn other_target(&mut self, name: &str, args: &[String]) -> TargetResult {
         if name == "TCPMSS" {
             self.tcpmss();
@@ -280,7 +282,6 @@ impl Walk<'_> {
             "CHECKSUM",
             "TCPMSS",
             "CLASSIFY",
-            "SET",
             "AUDIT",
             "CONNSECMARK",
             "SECMARK",
@@ -291,7 +292,6 @@ impl Walk<'_> {
             "RATEEST",
             "TCPOPTSTRIP",
             "ECN",
-            "HMARK",
             "DSCP",
         ];
         if !HARMLESS.contains(&name) {

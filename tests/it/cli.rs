@@ -306,3 +306,32 @@ fn analysis_commands_exit_codes_and_json() {
             >= 3
     );
 }
+
+/// Targets that change what later rules see (HMARK sets the mark from a hash,
+/// SET changes an ipset) are not modelled, and a trace through them says so.
+#[test]
+fn targets_that_change_state_nftrace_does_not_model_are_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n\
+                :OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+                -A PREROUTING -j HMARK --hmark-tuple src,dst --hmark-mod 4 --hmark-rnd 0x1\n\
+                -A PREROUTING -j SET --add-set seen src\n\
+                -A PREROUTING -j CHECKSUM --checksum-fill\nCOMMIT\n";
+    std::fs::write(dir.path().join("iptables-save.txt"), dump).expect("write dump");
+    let bundle = dir.path().to_str().expect("utf-8 path");
+    let out = nftrace(&[
+        "trace", "--dump", bundle, "-s", "10.0.0.1", "-d", "10.0.0.2", "-p", "udp", "--dport",
+        "53", "-i", "eth0", "--format", "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for target in ["target HMARK", "target SET"] {
+        assert!(text.contains(target), "no note for {target}: {text}");
+    }
+    assert!(!text.contains("target CHECKSUM"), "{text}");
+}
