@@ -2880,16 +2880,19 @@ mod tests {
         }
     }
 
+    /// The CONNMARK operation of a mangle rule with these options.
+    fn connmark_of(opts: &str) -> ConnmarkOp {
+        let r = rule_in("mangle", &format!("-A PREROUTING -j CONNMARK {opts}"));
+        match r.target {
+            Target::Connmark(op) => *op,
+            t => panic!("{t:?}"),
+        }
+    }
+
     #[test]
     fn connmark_shifts_are_kept_and_the_later_option_wins() {
-        let r = rule_in(
-            "mangle",
-            "-A PREROUTING -j CONNMARK --save-mark --right-shift-mark 4 --left-shift-mark 8",
-        );
-        let Target::Connmark(op) = &r.target else {
-            panic!("{:?}", r.target)
-        };
-        let ConnmarkOp::Save { shift, .. } = **op else {
+        let op = connmark_of("--save-mark --right-shift-mark 4 --left-shift-mark 8");
+        let ConnmarkOp::Save { shift, .. } = op else {
             panic!("{op:?}")
         };
         assert_eq!(
@@ -2899,15 +2902,8 @@ mod tests {
                 bits: 8
             }
         );
-        let r = rule_in(
-            "mangle",
-            "-A PREROUTING -j CONNMARK --set-xmark 0x5/0xff --right-shift-mark 31",
-        );
-        let Target::Connmark(op) = &r.target else {
-            panic!("{:?}", r.target)
-        };
         assert!(matches!(
-            **op,
+            connmark_of("--set-xmark 0x5/0xff --right-shift-mark 31"),
             ConnmarkOp::Set {
                 shift: MarkShift {
                     right: true,
@@ -2943,15 +2939,8 @@ mod tests {
 
     #[test]
     fn connmark_masks_default_to_all_ones() {
-        let r = rule_in(
-            "mangle",
-            "-A PREROUTING -j CONNMARK --save-mark --mask 0xff",
-        );
-        let Target::Connmark(op) = &r.target else {
-            panic!("{:?}", r.target)
-        };
         assert!(matches!(
-            **op,
+            connmark_of("--save-mark --mask 0xff"),
             ConnmarkOp::Save {
                 nfmask: 0xff,
                 ctmask: 0xff,
