@@ -212,11 +212,18 @@ class Gen:
         r = self.rng
         x = r.random()
         if x < 0.35:
-            return f"-j CONNMARK --set-xmark {_mark(r)}"
+            return f"-j CONNMARK --set-xmark {_mark(r)}{self.shift()}"
         masks = ""
         if r.random() < 0.4:
             masks = f" --nfmask {r.choice(MASKS)} --ctmask {r.choice(MASKS)}"
-        return f"-j CONNMARK {r.choice(['--save-mark', '--restore-mark'])}{masks}"
+        return f"-j CONNMARK {r.choice(['--save-mark', '--restore-mark'])}{masks}{self.shift()}"
+
+    def shift(self) -> str:
+        """A revision-2 CONNMARK shift, sometimes (this kernel refuses 32)."""
+        r = self.rng
+        if r.random() < 0.7:
+            return ""
+        return f" --{r.choice(['left', 'right'])}-shift-mark {r.randint(1, 31)}"
 
     def header_target(self) -> str:
         """TTL/TOS/DSCP rewrites (mangle only)."""
@@ -279,7 +286,7 @@ class Gen:
         if t == "header":
             return self.header_target()
         if t == "notrack":
-            return r.choice(["-j NOTRACK", "-j CT --notrack"])
+            return r.choice(["-j NOTRACK", "-j CT --notrack", f"-j CT --zone {r.choice([1, 5])}"])
         if t == "nat":
             return self.nat_target(kind, p)
         if t == "REJECT":
