@@ -257,6 +257,8 @@ struct IndexedEntries {
     /// tuple for 500,000 entries).
     index: HashTable<TupleRef>,
     hasher: foldhash::fast::RandomState,
+    /// Whether some entry is outside zone 0.
+    zoned: bool,
 }
 
 /// One tuple in the index: entry number × 2, plus 1 for the reply tuple.
@@ -294,6 +296,18 @@ impl ConntrackTable {
         self.dump.find(tuple, zone).or(added)
     }
 
+    /// An entry holding `tuple` in a zone other than `zone`: why a packet in
+    /// the wrong zone finds no connection. A scan, made only when some entry
+    /// or the packet is outside zone 0.
+    pub fn find_in_other_zone(&self, tuple: &Tuple, zone: u16) -> Option<&ConntrackEntry> {
+        let zoned = zone != 0 || self.dump.zoned || self.added.iter().any(|e| e.zone != 0);
+        if !zoned {
+            return None;
+        }
+        self.entries()
+            .find(|e| e.zone != zone && (e.orig == *tuple || e.reply == *tuple))
+    }
+
     /// Every entry: the dump's in order, then the added ones.
     pub fn entries(&self) -> impl Iterator<Item = &ConntrackEntry> {
         self.dump.entries.iter().chain(&self.added)
@@ -315,6 +329,7 @@ impl IndexedEntries {
     fn new(entries: Vec<ConntrackEntry>) -> IndexedEntries {
         let mut table = IndexedEntries {
             index: HashTable::with_capacity(entries.len() * 2),
+            zoned: entries.iter().any(|e| e.zone != 0),
             entries,
             hasher: foldhash::fast::RandomState::default(),
         };
@@ -406,6 +421,22 @@ mod tests {
         assert_eq!(found(&b, 7), Some((4, Direction::Original)));
         assert_eq!(found(&b, 1), None);
         assert_eq!(found(&dnat.invert(), 0), None);
+    }
+
+    #[test]
+    fn an_entry_in_another_zone_is_found_only_when_asked_why() {
+        let a = tuple([10, 0, 0, 1], [10, 0, 0, 2], 1000, 80);
+        let b = tuple([10, 0, 0, 3], [10, 0, 0, 2], 1000, 80);
+        let zoned =
+            ConntrackTable::new(vec![entry(1, a, a.invert(), 0), entry(2, b, b.invert(), 5)]);
+        let line = |t: &Tuple, zone| zoned.find_in_other_zone(t, zone).map(|e| e.line);
+        assert_eq!(line(&b.invert(), 0), Some(2));
+        assert_eq!(line(&a, 5), Some(1));
+        assert_eq!(line(&b, 5), None);
+        assert_eq!(line(&tuple([1, 1, 1, 1], [2, 2, 2, 2], 1, 2), 0), None);
+        let flat = ConntrackTable::new(vec![entry(1, a, a.invert(), 0)]);
+        assert!(flat.find_in_other_zone(&a, 0).is_none());
+        assert_eq!(flat.find_in_other_zone(&a, 3).map(|e| e.line), Some(1));
     }
 
     #[test]

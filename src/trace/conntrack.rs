@@ -32,6 +32,7 @@ impl Walk<'_> {
         }
         match self.new_conn_verdict() {
             Ok(reason) => {
+                let reason = self.zone_hint(reason);
                 let conn = Connection {
                     zone: self.ct_zone(),
                     ..Connection::new(self.tuple())
@@ -279,6 +280,19 @@ impl Walk<'_> {
             proto: self.pkt.proto(),
             sport,
             dport,
+        }
+    }
+
+    /// `reason`, and why an entry with this tuple was not found when it is in
+    /// another conntrack zone.
+    fn zone_hint(&self, reason: String) -> String {
+        let zone = self.ct_zone();
+        match self.host.conntrack.find_in_other_zone(&self.tuple(), zone) {
+            Some(e) => format!(
+                "{reason}; the entry on line {} holds this tuple in zone {}, and this packet is looked up in zone {zone} (`CT --zone`)",
+                e.line, e.zone
+            ),
+            None => reason,
         }
     }
 
