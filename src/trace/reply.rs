@@ -114,10 +114,16 @@ pub fn with_connection(host: &Host, conn: &Connection) -> Host {
         offload: false,
         mark: conn.mark,
         zone: conn.zone,
-        text: format!(
-            "(the traced packet's connection) {} {}",
-            conn.orig, conn.reply
-        )
+        text: match conn.zone {
+            0 => format!(
+                "(the traced packet's connection) {} {}",
+                conn.orig, conn.reply
+            ),
+            z => format!(
+                "(the traced packet's connection) {} {} zone={z}",
+                conn.orig, conn.reply
+            ),
+        }
         .into(),
     };
     let mut h = host.clone();

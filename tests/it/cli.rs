@@ -335,3 +335,52 @@ fn targets_that_change_state_nftrace_does_not_model_are_reported() {
     }
     assert!(!text.contains("target CHECKSUM"), "{text}");
 }
+
+/// `--reply` puts the first packet's connection in its zone: the reply finds it
+/// when a `CT --zone 5` rule puts the reply in zone 5 too, and is NEW otherwise
+/// (what the kernel did in fixtures/ct-zone).
+#[test]
+fn a_reply_finds_its_connection_only_in_the_same_conntrack_zone() {
+    let reply_state = |sport: &str, dport: &str| {
+        let out = nftrace(&[
+            "trace",
+            "--dump",
+            "fixtures/ct-zone/bundle",
+            "-s",
+            "10.0.1.2",
+            "-d",
+            "10.0.2.2",
+            "-p",
+            "udp",
+            "--sport",
+            sport,
+            "--dport",
+            dport,
+            "-i",
+            "eth0",
+            "--reply",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let reply = text
+            .split("── reply ──")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        reply
+            .lines()
+            .find(|l| l.trim_start().starts_with("conntrack "))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let same_zone = reply_state("41201", "7101");
+    assert!(
+        same_zone.contains("ESTABLISHED (reply)") && same_zone.contains("zone=5"),
+        "{same_zone}"
+    );
+    let zone_0 = reply_state("41200", "7100");
+    assert!(
+        zone_0.contains("conntrack NEW") && zone_0.contains("in zone 5"),
+        "{zone_0}"
+    );
+}
