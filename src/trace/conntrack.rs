@@ -47,6 +47,7 @@ impl Walk<'_> {
                 });
             }
             Err(reason) => {
+                let reason = self.zone_hint(reason);
                 self.ct = CtState::Invalid;
                 self.emit(Event::Conntrack {
                     state: "INVALID".into(),
