@@ -152,6 +152,7 @@ pub struct View {
 impl View {
     /// What the rule of `e` saw.
     pub fn of(e: &Evaluation) -> View {
+        let e = &*e.seen;
         let p = &e.packet;
         let (icmp, tcp_flags) = match p.transport {
             Transport::Icmp {

@@ -26,10 +26,10 @@ use std::net::Ipv4Addr;
 use super::cond::{rule_conds, Cond, Field, View, Want};
 use crate::check::observe::Observed;
 use crate::model::packet::{proto, tcp_flag, Ingress, Packet, Transport};
-use crate::model::ruleset::{IfaceMatch, Rule, TableName};
+use crate::model::ruleset::{IfaceMatch, Rule};
 use crate::model::target::Target;
 use crate::model::Host;
-use crate::trace::event::{Evaluation, Event, NatKind, Trace, Verdict};
+use crate::trace::event::{Evaluation, Event, NatKind, Seen, Trace, Verdict};
 use crate::trace::{trace, Probe, TraceOptions};
 
 /// Inclusive intervals, sorted and disjoint.
@@ -498,19 +498,24 @@ fn single_valued(rule: &Rule) -> (bool, bool) {
 /// Each rule's conditions ([`rule_conds`]), worked out the first time a walk
 /// meets the rule: a search walks the same rules hundreds of thousands of times.
 #[derive(Default)]
-struct RuleConds(RuleCondMap);
-
-/// (table, chain index, rule index) → the rule's conditions.
-type RuleCondMap =
-    std::collections::HashMap<(TableName, usize, usize), Vec<Cond>, foldhash::fast::RandomState>;
+struct RuleConds(Vec<Vec<Vec<Option<Vec<Cond>>>>>);
 
 impl RuleConds {
-    /// The conditions of the rule `e` evaluated.
+    /// The conditions of the rule `e` evaluated: indexed by table, chain and
+    /// rule, as a walk's evaluations are.
     fn of(&mut self, rule: &Rule, e: &Evaluation) -> &[Cond] {
-        self.0
-            .entry((e.table, e.chain, e.rule))
-            .or_insert_with(|| rule_conds(rule))
+        let tables = grown(&mut self.0, e.table as usize);
+        let chains = grown(tables, e.chain);
+        grown(chains, e.rule).get_or_insert_with(|| rule_conds(rule))
     }
+}
+
+/// `v[i]`, growing `v` with defaults to reach it.
+fn grown<T: Default>(v: &mut Vec<T>, i: usize) -> &mut T {
+    if v.len() <= i {
+        v.resize_with(i + 1, T::default);
+    }
+    &mut v[i]
 }
 
 /// The region of packets that take the walk `t` took, and what it assumed.
@@ -530,12 +535,29 @@ fn path_condition(
             f.name()
         ));
     }
+    // One view per run of evaluations that saw the same packet.
+    let mut view: Option<(&std::sync::Arc<Seen>, View)> = None;
     for e in &t.evaluations {
         let Some(rule) = rule_of(host, e) else {
             continue;
         };
+        if !view
+            .as_ref()
+            .is_some_and(|(s, _)| std::sync::Arc::ptr_eq(s, &e.seen))
+        {
+            view = Some((&e.seen, View::of(e)));
+        }
+        let Some((_, seen)) = &view else { continue };
         let conds = conds.of(rule, e);
-        constrain_rule(&mut region, probe, conds, e, &varying, &mut notes);
+        constrain_rule(
+            &mut region,
+            probe,
+            conds,
+            e.matched,
+            seen,
+            &varying,
+            &mut notes,
+        );
     }
     apply_atoms(&mut region, probe, atoms);
     (region, notes)
@@ -555,29 +577,29 @@ fn constrain_rule(
     region: &mut Region,
     probe: &Probe,
     conds: &[Cond],
-    e: &Evaluation,
+    matched: bool,
+    view: &View,
     varying: &[Field],
     notes: &mut Vec<String>,
 ) {
-    let view = View::of(e);
-    if e.matched {
+    if matched {
         for k in conds {
-            constrain(region, probe, k, &view, true, varying, notes);
+            constrain(region, probe, k, view, true, varying, notes);
         }
         return;
     }
     // One failing condition keeps the rule from matching for the whole class.
-    let first_false = conds.iter().find(|k| k.holds(&view) == Some(false));
+    let first_false = conds.iter().find(|k| k.holds(view) == Some(false));
     match first_false {
-        Some(k) => constrain(region, probe, k, &view, false, varying, notes),
+        Some(k) => constrain(region, probe, k, view, false, varying, notes),
         None => {
             for k in conds {
                 constrain(
                     region,
                     probe,
                     k,
-                    &view,
-                    k.holds(&view).unwrap_or(false),
+                    view,
+                    k.holds(view).unwrap_or(false),
                     varying,
                     notes,
                 );

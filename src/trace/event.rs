@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use crate::model::packet::Packet;
 use crate::model::ruleset::TableName;
@@ -364,6 +365,14 @@ pub struct Evaluation {
     pub rule: usize,
     /// True when every match of the rule held.
     pub matched: bool,
+    /// What the rule saw, shared with the evaluations before it that saw the
+    /// same (most of a chain's rules see one packet).
+    pub seen: Arc<Seen>,
+}
+
+/// The packet, devices and conntrack a rule was evaluated against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
     /// The packet the rule saw.
     pub packet: Packet,
     /// Input device the hook saw.

@@ -6,7 +6,9 @@
 //! matched entry is reported as the kernel's TRACE would log it, before its
 //! target runs.
 
-use super::event::{Evaluation, Event, RuleRef, TraceType, Verdict};
+use std::sync::Arc;
+
+use super::event::{Evaluation, Event, RuleRef, Seen, TraceType, Verdict};
 use super::matcher::{header_matches, rule_matches, MatchCtx};
 use super::targets::TargetResult;
 use super::walk::Walk;
@@ -177,18 +179,37 @@ impl Walk<'_> {
         if !self.opts.record_evaluations {
             return;
         }
+        let seen = self.seen();
         self.evaluations.push(Evaluation {
             hook: self.hook,
             table,
             chain: pos.chain,
             rule: pos.rule,
             matched,
-            packet: self.pkt.clone(),
-            in_dev: self.in_dev.clone(),
-            out_dev: self.out_dev.clone(),
-            ct_state: self.ct.name(),
-            ct_mark: self.ct.conn().map(|c| c.mark),
+            seen,
         });
+    }
+
+    /// What a rule sees now: the last evaluation's when nothing changed since.
+    fn seen(&self) -> Arc<Seen> {
+        let (ct_state, ct_mark) = (self.ct.name(), self.ct.conn().map(|c| c.mark));
+        let last = self.evaluations.last().map(|e| &e.seen).filter(|s| {
+            s.packet == self.pkt
+                && s.in_dev == self.in_dev
+                && s.out_dev == self.out_dev
+                && s.ct_state == ct_state
+                && s.ct_mark == ct_mark
+        });
+        match last {
+            Some(s) => Arc::clone(s),
+            None => Arc::new(Seen {
+                packet: self.pkt.clone(),
+                in_dev: self.in_dev.clone(),
+                out_dev: self.out_dev.clone(),
+                ct_state,
+                ct_mark,
+            }),
+        }
     }
 
     fn emit_return(&mut self, t: &Table, chain: usize, depth: usize) {
