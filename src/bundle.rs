@@ -219,7 +219,6 @@ impl BundlePaths {
         Ok(ConntrackTable::new(dump.entries))
     }
 
-    /// Every path given.
     /// The size of the files to read, in bytes (standard input and files that
     /// cannot be examined count 0: loading reports them).
     pub fn input_bytes(&self) -> u64 {
@@ -230,6 +229,7 @@ impl BundlePaths {
             .sum()
     }
 
+    /// Every path given.
     fn all(&self) -> impl Iterator<Item = &PathBuf> {
         [
             &self.iptables,

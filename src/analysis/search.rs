@@ -22,6 +22,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::cond::{rule_conds, Cond, Field, View, Want};
 use crate::check::observe::Observed;
@@ -536,25 +537,22 @@ fn path_condition(
         ));
     }
     // One view per run of evaluations that saw the same packet.
-    let mut view: Option<(&std::sync::Arc<Seen>, View)> = None;
+    let mut view: Option<(&Arc<Seen>, View)> = None;
     for e in &t.evaluations {
         let Some(rule) = rule_of(host, e) else {
             continue;
         };
-        if !view
-            .as_ref()
-            .is_some_and(|(s, _)| std::sync::Arc::ptr_eq(s, &e.seen))
-        {
-            view = Some((&e.seen, View::of(e)));
+        if !view.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, &e.seen)) {
+            view = None;
         }
-        let Some((_, seen)) = &view else { continue };
+        let (_, seen_as) = view.get_or_insert_with(|| (&e.seen, View::of(e)));
         let conds = conds.of(rule, e);
         constrain_rule(
             &mut region,
             probe,
             conds,
             e.matched,
-            seen,
+            seen_as,
             &varying,
             &mut notes,
         );

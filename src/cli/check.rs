@@ -22,7 +22,7 @@ pub(super) fn run_check(a: &CheckArgs) -> Result<(String, u8)> {
         .iter()
         .map(|d| bundle_paths(d, a.lenient))
         .collect::<Result<Vec<_>>>()?;
-    super::pages::fit_to(&bundles.iter().collect::<Vec<_>>());
+    super::pages::fit_to(&bundles);
     let hosts = dirs
         .iter()
         .zip(&bundles)
@@ -49,7 +49,7 @@ pub(super) fn run_diff(a: &DiffArgs) -> Result<(String, u8)> {
         bundle_paths(&a.before, false)?,
         bundle_paths(&a.after, false)?,
     );
-    super::pages::fit_to(&[&before, &after]);
+    super::pages::fit_to([&before, &after]);
     let (before, after) = (before.load()?, after.load()?);
     let specs = match &a.probes {
         Some(p) => read_probes(p)?,

@@ -92,7 +92,7 @@ fn load(input: &InputArgs) -> Result<Host> {
     if let Some(dir) = &input.dump {
         paths = paths.with_dir(dir)?;
     }
-    pages::fit_to(&[&paths]);
+    pages::fit_to([&paths]);
     Ok(paths.load()?)
 }
 

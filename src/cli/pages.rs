@@ -23,8 +23,8 @@ pub fn start_small() {
 
 /// Turns transparent huge pages back on when the inputs total at least
 /// [`HUGE_PAGES_FROM`].
-pub fn fit_to(bundles: &[&BundlePaths]) {
-    let bytes: u64 = bundles.iter().map(|b| b.input_bytes()).sum();
+pub fn fit_to<'a>(bundles: impl IntoIterator<Item = &'a BundlePaths>) {
+    let bytes: u64 = bundles.into_iter().map(BundlePaths::input_bytes).sum();
     if bytes >= HUGE_PAGES_FROM {
         set_huge_pages(true);
     }

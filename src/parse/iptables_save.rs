@@ -2370,10 +2370,8 @@ fn ct_target(args: &mut Cursor<'_, '_>) -> Result<Target, ParseError> {
             }
         }
     }
-    let words: Vec<String> = args.words[first..]
-        .iter()
-        .map(|w| w.as_str().to_string())
-        .collect();
+    args.pos = first;
+    let words = rest_words(args);
     let notrack = words.iter().any(|w| w == "--notrack");
     Ok(Target::Ct {
         notrack,

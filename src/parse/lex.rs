@@ -380,10 +380,9 @@ pub fn format_port_range(r: &PortRange, sep: char) -> String {
     }
 }
 
-pub use crate::model::ruleset::PROTOCOLS;
-
 /// A protocol after `-p`/`--ctproto`: a number 0–255 or a name from
-/// [`PROTOCOLS`], case-insensitive as `xtables_parse_protocol` is.
+/// [`PROTOCOLS`](crate::model::ruleset::PROTOCOLS), case-insensitive as
+/// `xtables_parse_protocol` is.
 pub fn parse_protocol(s: &str) -> Option<u8> {
     crate::model::ruleset::Protocol::read(s).map(|(number, _)| number)
 }
